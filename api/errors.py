@@ -1,0 +1,57 @@
+"""Maps domain errors to HTTP answers; no traceback ever reaches a client."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from core.domain.errors import (
+    ConflictoDeVersionError,
+    DualWriteFailedError,
+    StoreUnavailableError,
+    TareaInvalidaError,
+    TareaNoEncontradaError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _error(status: int, error: str, detail: object) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": error, "detail": detail})
+
+
+async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TareaInvalidaError)
+    return _error(422, "invalid_tarea", [{"loc": ["body", exc.field], "msg": exc.message}])
+
+
+async def _not_found(_: Request, exc: Exception) -> JSONResponse:
+    return _error(404, "not_found", str(exc))
+
+
+async def _conflict(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ConflictoDeVersionError)
+    return _error(409, "version_conflict", str(exc))
+
+
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    logger.warning("Store unavailable: %s", exc)
+    response = _error(503, "store_unavailable", str(exc))
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("Unexpected error on %s %s", request.method, request.url.path)
+    return _error(500, "internal_error", "unexpected error; see the server log")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(TareaInvalidaError, _invalid)
+    app.add_exception_handler(TareaNoEncontradaError, _not_found)
+    app.add_exception_handler(ConflictoDeVersionError, _conflict)
+    app.add_exception_handler(StoreUnavailableError, _unavailable)
+    app.add_exception_handler(DualWriteFailedError, _unavailable)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,188 @@
+"""Composition root: builds the object graph from :class:`Settings`.
+
+Nothing is built at import. ``get_container()`` builds on first use and caches one
+graph per distinct settings, so a process (or a test) that changes ``ORM`` and calls
+again gets a graph for the new settings. The seed's ``get_crear_tarea_use_case()``
+and the other getters read from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+
+from celery import Celery
+from sqlalchemy.engine import Engine
+
+from core.application.actualizar_tarea import ActualizarTareaUseCase
+from core.application.aplicar_replicacion import AplicarReplicacionUseCase
+from core.application.crear_tarea import CrearTareaUseCase
+from core.application.eliminar_tarea import EliminarTareaUseCase
+from core.application.listar_tareas import ListarTareasUseCase
+from core.application.obtener_tarea import ObtenerTareaUseCase
+from core.application.relay_outbox import RelayOutboxUseCase
+from core.domain.ports.tarea_repository import TareaRepository
+from infrastructure.dual.repository.tarea_repository import DualTareaRepository
+from infrastructure.messaging.celery_app import create_celery_app
+from infrastructure.messaging.celery_publisher import CeleryEventPublisher
+from infrastructure.mongo.client import create_mongo_client
+from infrastructure.mongo.embedded_server import ensure_embedded_server
+from infrastructure.mongo.repository.tarea_repository import MongoTareaRepository
+from infrastructure.settings import DualWriteMode, OrmBackend, Settings
+from infrastructure.sqlalchemy.engine import create_sql_engine, migrate
+from infrastructure.sqlalchemy.outbox.outbox_store import SqlOutbox
+from infrastructure.sqlalchemy.repository.tarea_repository import SqlAlchemyTareaRepository
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    """The built services of one process. Parts are built on first access, so a
+    ``sqlalchemy``-only deployment never touches MongoDB or the broker."""
+
+    settings: Settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        engine = create_sql_engine(self.settings.resolved_database_url())
+        migrate(engine)
+        return engine
+
+    @cached_property
+    def sql_repository(self) -> SqlAlchemyTareaRepository:
+        return SqlAlchemyTareaRepository(self.engine)
+
+    @cached_property
+    def mongo_repository(self) -> MongoTareaRepository:
+        url = self.settings.mongo_url or ensure_embedded_server(self.settings.mongo_data_dir())
+        client = create_mongo_client(url, self.settings.mongo_timeout_ms)
+        return MongoTareaRepository(client, self.settings.mongo_db)
+
+    @cached_property
+    def outbox(self) -> SqlOutbox:
+        return SqlOutbox(self.engine, redispatch_after_seconds=self.settings.relay_redispatch_after_seconds)
+
+    @cached_property
+    def celery_app(self) -> Celery:
+        return create_celery_app(self.settings)
+
+    @cached_property
+    def publisher(self) -> CeleryEventPublisher:
+        return CeleryEventPublisher(self.celery_app, self.settings.replication_queue)
+
+    @cached_property
+    def dual_executor(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=self.settings.dual_max_workers, thread_name_prefix="DualRepo")
+
+    @cached_property
+    def tarea_repository(self) -> TareaRepository:
+        orm = self.settings.orm
+        if orm is OrmBackend.SQLALCHEMY:
+            return self.sql_repository
+        if orm is OrmBackend.MONGO:
+            return self.mongo_repository
+        queued = self.settings.dual_write_mode is DualWriteMode.QUEUED
+        return DualTareaRepository(
+            sql_repository=self.sql_repository,
+            mongo_repository=self.mongo_repository,
+            mode=self.settings.dual_write_mode,
+            primary=self.settings.dual_primary,
+            timeout_seconds=self.settings.dual_timeout_seconds,
+            executor=self.dual_executor,
+            outbox=self.outbox,
+            publisher=self.publisher if queued else None,
+        )
+
+    def replicates(self) -> bool:
+        """Whether this deployment keeps a secondary store through the outbox."""
+        return self.settings.orm is OrmBackend.DUAL
+
+    def readiness_probes(self) -> dict[str, Callable[[], object]]:
+        """One callable per store this deployment uses; each raises when unreachable."""
+        probes: dict[str, Callable[[], object]] = {}
+        if self.settings.orm in (OrmBackend.SQLALCHEMY, OrmBackend.DUAL):
+            probes["sql"] = lambda: self.sql_repository.count()
+        if self.settings.orm in (OrmBackend.MONGO, OrmBackend.DUAL):
+            probes["mongo"] = lambda: self.mongo_repository.ping()
+        return probes
+
+    # -- use cases -------------------------------------------------------------------
+    def crear_tarea(self) -> CrearTareaUseCase:
+        return CrearTareaUseCase(self.tarea_repository)
+
+    def obtener_tarea(self) -> ObtenerTareaUseCase:
+        return ObtenerTareaUseCase(self.tarea_repository)
+
+    def listar_tareas(self) -> ListarTareasUseCase:
+        return ListarTareasUseCase(self.tarea_repository)
+
+    def actualizar_tarea(self) -> ActualizarTareaUseCase:
+        return ActualizarTareaUseCase(self.tarea_repository)
+
+    def eliminar_tarea(self) -> EliminarTareaUseCase:
+        return EliminarTareaUseCase(self.tarea_repository)
+
+    def aplicar_replicacion(self) -> AplicarReplicacionUseCase:
+        return AplicarReplicacionUseCase(self.outbox, self.mongo_repository)
+
+    def relay_outbox(self) -> RelayOutboxUseCase:
+        return RelayOutboxUseCase(self.outbox, self.publisher)
+
+    def close(self) -> None:
+        if "dual_executor" in self.__dict__:
+            self.dual_executor.shutdown(wait=False)
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None) -> Container:
+    """Build a new container (not cached): the one composition root."""
+    return Container(settings or Settings())
+
+
+_containers: dict[str, Container] = {}
+_containers_lock = threading.Lock()
+
+
+def get_container(settings: Settings | None = None) -> Container:
+    """The cached container for the current (or given) settings."""
+    settings = settings or Settings()
+    key = settings.model_dump_json()
+    with _containers_lock:
+        container = _containers.get(key)
+        if container is None:
+            container = _containers[key] = bootstrap(settings)
+        return container
+
+
+def reset_container() -> None:
+    """Close and forget every cached container (tests, reconfiguration)."""
+    with _containers_lock:
+        for container in _containers.values():
+            container.close()
+        _containers.clear()
+
+
+def get_crear_tarea_use_case() -> CrearTareaUseCase:
+    return get_container().crear_tarea()
+
+
+def get_obtener_tarea_use_case() -> ObtenerTareaUseCase:
+    return get_container().obtener_tarea()
+
+
+def get_listar_tareas_use_case() -> ListarTareasUseCase:
+    return get_container().listar_tareas()
+
+
+def get_actualizar_tarea_use_case() -> ActualizarTareaUseCase:
+    return get_container().actualizar_tarea()
+
+
+def get_eliminar_tarea_use_case() -> EliminarTareaUseCase:
+    return get_container().eliminar_tarea()

@@ -1,0 +1,164 @@
+"""pymongo adapter of the Tarea repository; also the replica that workers write."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from pymongo import ASCENDING, ReplaceOne
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo import MongoClient
+
+from core.domain.errors import ConflictoDeVersionError
+from core.domain.models.replication import ApplyResult, Operation, ReplicationEvent
+from core.domain.models.tarea import EstadoTarea, Tarea, utc_now
+from core.domain.ports.replication import ReplicaWriter
+from core.domain.ports.tarea_repository import TareaRepository
+from infrastructure.mapping.tarea_mapping import tarea_from_document, tarea_to_document
+from infrastructure.mongo.client import MongoDocument, create_mongo_client, translate_mongo_errors
+
+logger = logging.getLogger(__name__)
+
+COLLECTION = "tareas"
+DUPLICATE_KEY = 11000
+LIVE: MongoDocument = {"deleted": {"$ne": True}}
+
+
+def _default_client() -> tuple[MongoClient[MongoDocument], str]:
+    from infrastructure.mongo.embedded_server import ensure_embedded_server
+    from infrastructure.settings import Settings
+
+    settings = Settings()
+    url = settings.mongo_url or ensure_embedded_server(settings.mongo_data_dir())
+    return create_mongo_client(url, settings.mongo_timeout_ms), settings.mongo_db
+
+
+def tombstone(tarea_id: UUID, version: int) -> MongoDocument:
+    """What a deleted Tarea leaves behind: its id and the delete's version, so that a
+    late, older update cannot bring it back."""
+    return {"_id": str(tarea_id), "deleted": True, "version": version, "deleted_at": utc_now()}
+
+
+def _newer_than_stored(tarea_id: UUID, version: int) -> MongoDocument:
+    """Filter that matches the stored document only when it is older than ``version``.
+
+    With ``upsert=True`` a miss becomes an insert, which fails with a duplicate key when
+    a same-or-newer document exists: that is how staleness is detected atomically.
+    """
+    return {"_id": str(tarea_id), "version": {"$lt": version}}
+
+
+class MongoTareaRepository(TareaRepository, ReplicaWriter):
+    """Stores Tareas as MongoDB documents (``_id`` = the Tarea id).
+
+    Deletes leave a tombstone (see :func:`tombstone`); reads skip tombstones. Built with
+    no client it uses ``MONGO_URL``, or the embedded server of the data directory.
+    """
+
+    def __init__(self, client: MongoClient[MongoDocument] | None = None, database: str | None = None) -> None:
+        if client is None:
+            client, default_db = _default_client()
+            database = database or default_db
+        self._client = client
+        self._collection: Collection[MongoDocument] = client[database or "dualwrite"][COLLECTION]
+        self._indexes_ready = False
+        self._indexes_lock = threading.Lock()
+
+    @property
+    def collection(self) -> Collection[MongoDocument]:
+        return self._collection
+
+    def ping(self) -> None:
+        with translate_mongo_errors():
+            self._client.admin.command("ping")
+
+    def _ensure_indexes(self) -> None:
+        # Lazily, so that building the repository never needs MongoDB to be up.
+        if self._indexes_ready:
+            return
+        with self._indexes_lock, translate_mongo_errors():
+            if not self._indexes_ready:
+                self._collection.create_index([("created_at", ASCENDING), ("_id", ASCENDING)])
+                self._collection.create_index([("estado", ASCENDING), ("created_at", ASCENDING)])
+                self._indexes_ready = True
+
+    # -- TareaRepository -------------------------------------------------------------
+    def save(self, tarea: Tarea) -> Tarea:
+        self._ensure_indexes()
+        with translate_mongo_errors():
+            try:
+                self._collection.replace_one(
+                    _newer_than_stored(tarea.id, tarea.version), tarea_to_document(tarea), upsert=True
+                )
+            except DuplicateKeyError as exc:
+                stored = self._collection.find_one({"_id": str(tarea.id)}, {"version": 1})
+                actual = stored["version"] if stored else None
+                raise ConflictoDeVersionError(tarea.id, tarea.version - 1, actual) from exc
+        return tarea
+
+    def get(self, tarea_id: UUID) -> Tarea | None:
+        with translate_mongo_errors():
+            document = self._collection.find_one({"_id": str(tarea_id), **LIVE})
+        return tarea_from_document(document) if document is not None else None
+
+    def list(
+        self, *, estado: EstadoTarea | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Tarea]:
+        self._ensure_indexes()
+        with translate_mongo_errors():
+            cursor = (
+                self._collection.find(self._filter(estado))
+                .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+                .skip(offset)
+                .limit(limit)
+            )
+            return [tarea_from_document(document) for document in cursor]
+
+    def count(self, *, estado: EstadoTarea | None = None) -> int:
+        with translate_mongo_errors():
+            return int(self._collection.count_documents(self._filter(estado)))
+
+    def eliminar(self, tarea_id: UUID) -> bool:
+        with translate_mongo_errors():
+            stored = self._collection.find_one({"_id": str(tarea_id), **LIVE}, {"version": 1})
+            if stored is None:
+                return False
+            result = self._collection.replace_one(
+                {"_id": str(tarea_id), "version": stored["version"]},
+                tombstone(tarea_id, int(stored["version"]) + 1),
+            )
+        return result.matched_count == 1
+
+    # -- ReplicaWriter ---------------------------------------------------------------
+    def apply(self, events: Sequence[ReplicationEvent]) -> ApplyResult:
+        if not events:
+            return ApplyResult(applied=0, stale=0)
+        self._ensure_indexes()
+        operations = [self._operation_for(event) for event in events]
+        stale = 0
+        with translate_mongo_errors():
+            try:
+                self._collection.bulk_write(operations, ordered=False)
+            except BulkWriteError as exc:
+                errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
+                others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+                if others or exc.details.get("writeConcernErrors"):
+                    raise
+                stale = len(errors)
+        return ApplyResult(applied=len(operations) - stale, stale=stale)
+
+    # -- helpers ---------------------------------------------------------------------
+    @staticmethod
+    def _filter(estado: EstadoTarea | None) -> MongoDocument:
+        return {**LIVE, "estado": estado.value} if estado is not None else dict(LIVE)
+
+    @staticmethod
+    def _operation_for(event: ReplicationEvent) -> ReplaceOne[MongoDocument]:
+        guard = _newer_than_stored(event.tarea_id, event.version)
+        if event.operation is Operation.DELETE or event.tarea is None:
+            return ReplaceOne(guard, tombstone(event.tarea_id, event.version), upsert=True)
+        return ReplaceOne(guard, tarea_to_document(event.tarea), upsert=True)

@@ -1,0 +1,180 @@
+"""The transactional outbox in SQL: replication events, their attempts and dead letters."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from core.domain.models.replication import EventStatus, Operation, ReplicationEvent
+from core.domain.models.tarea import utc_now
+from core.domain.ports.replication import Outbox
+from infrastructure.mapping.tarea_mapping import as_utc, tarea_from_payload, tarea_to_payload
+from infrastructure.sqlalchemy.engine import translate_sql_errors
+from infrastructure.sqlalchemy.schema import outbox, outbox_attempts
+
+MAX_ERROR_LENGTH = 4000
+
+
+def event_from_row(row: Mapping[str, Any]) -> ReplicationEvent:
+    """Rebuild a ReplicationEvent from an outbox row."""
+    payload = row["payload"]
+    return ReplicationEvent(
+        event_id=int(row["id"]),
+        operation=Operation(row["operation"]),
+        tarea_id=UUID(row["tarea_id"]),
+        version=int(row["version"]),
+        tarea=tarea_from_payload(payload) if payload else None,
+        created_at=as_utc(row["created_at"]),
+        attempts=int(row["attempts"]),
+        status=EventStatus(row["status"]),
+        last_error=row["last_error"],
+    )
+
+
+def insert_events(
+    conn: Connection, events: Sequence[ReplicationEvent], *, dispatched: bool
+) -> list[ReplicationEvent]:
+    """Insert events on ``conn`` (inside the caller's transaction); return them with ids.
+
+    ``dispatched`` marks them as handed to the queue now: the caller publishes right
+    after commit, and calls :meth:`SqlOutbox.release` if that fails. The happy path
+    thus costs no second write.
+    """
+    now = utc_now()
+    recorded = []
+    for event in events:
+        result = conn.execute(
+            outbox.insert().values(
+                operation=event.operation.value,
+                tarea_id=str(event.tarea_id),
+                version=event.version,
+                payload=tarea_to_payload(event.tarea) if event.tarea is not None else None,
+                status=EventStatus.PENDING.value,
+                attempts=0,
+                created_at=event.created_at,
+                updated_at=now,
+                dispatched_at=now if dispatched else None,
+            )
+        )
+        event_id = int(result.inserted_primary_key[0])
+        recorded.append(dataclasses.replace(event, event_id=event_id))
+    return recorded
+
+
+class SqlOutbox(Outbox):
+    """Outbox port on the SQL database that holds the authoritative data."""
+
+    def __init__(self, engine: Engine, *, redispatch_after_seconds: float = 120.0) -> None:
+        self._engine = engine
+        self._redispatch_after = timedelta(seconds=redispatch_after_seconds)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def record(self, events: Sequence[ReplicationEvent]) -> list[ReplicationEvent]:
+        with translate_sql_errors(), self._engine.begin() as conn:
+            return insert_events(conn, events, dispatched=False)
+
+    def load(self, event_ids: Sequence[int]) -> list[ReplicationEvent]:
+        if not event_ids:
+            return []
+        query = (
+            sa.select(outbox)
+            .where(outbox.c.id.in_(list(event_ids)), outbox.c.status == EventStatus.PENDING.value)
+            .order_by(outbox.c.id)
+        )
+        with translate_sql_errors(), self._engine.connect() as conn:
+            return [event_from_row(row) for row in conn.execute(query).mappings()]
+
+    def mark_done(self, event_ids: Sequence[int]) -> None:
+        now = utc_now()
+        with translate_sql_errors(), self._engine.begin() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id.in_(list(event_ids)), outbox.c.status == EventStatus.PENDING.value)
+                .values(status=EventStatus.DONE.value, applied_at=now, updated_at=now)
+            )
+
+    def record_failure(self, event_ids: Sequence[int], error: BaseException, *, dead: bool) -> None:
+        now = utc_now()
+        error_type = type(error).__name__
+        message = str(error)[:MAX_ERROR_LENGTH] or error_type
+        ids = list(event_ids)
+        values: dict[str, Any] = {
+            "attempts": outbox.c.attempts + 1,
+            "last_error": message,
+            "last_error_type": error_type,
+            "updated_at": now,
+            # A retry is already scheduled by the queue; the relay waits before resending.
+            "dispatched_at": now,
+        }
+        if dead:
+            values["status"] = EventStatus.DEAD.value
+        with translate_sql_errors(), self._engine.begin() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id.in_(ids), outbox.c.status == EventStatus.PENDING.value)
+                .values(values)
+            )
+            attempts = conn.execute(
+                sa.select(outbox.c.id, outbox.c.attempts).where(outbox.c.id.in_(ids))
+            ).all()
+            if attempts:
+                conn.execute(
+                    outbox_attempts.insert(),
+                    [
+                        {"event_id": eid, "attempt": n, "error_type": error_type, "error": message, "at": now}
+                        for eid, n in attempts
+                    ],
+                )
+
+    def release(self, event_ids: Sequence[int]) -> None:
+        with translate_sql_errors(), self._engine.begin() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id.in_(list(event_ids)), outbox.c.status == EventStatus.PENDING.value)
+                .values(dispatched_at=None)
+            )
+
+    def claim_for_dispatch(self, limit: int) -> list[int]:
+        now = utc_now()
+        due = sa.or_(
+            outbox.c.dispatched_at.is_(None),
+            outbox.c.dispatched_at < now - self._redispatch_after,
+        )
+        candidates = (
+            sa.select(outbox.c.id)
+            .where(outbox.c.status == EventStatus.PENDING.value, due)
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with translate_sql_errors(), self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several relays may run: each claims rows the others have not locked.
+                candidates = candidates.with_for_update(skip_locked=True)
+            # On SQLite the single UPDATE statement holds the database write lock, so two
+            # relays can never claim the same row either.
+            claimed = conn.execute(
+                outbox.update()
+                .where(outbox.c.id.in_(candidates.scalar_subquery()))
+                .values(dispatched_at=now)
+                .returning(outbox.c.id)
+            ).scalars()
+            return sorted(int(i) for i in claimed)
+
+    def prune_done(self, older_than_seconds: float) -> int:
+        cutoff = utc_now() - timedelta(seconds=older_than_seconds)
+        with translate_sql_errors(), self._engine.begin() as conn:
+            result = conn.execute(
+                outbox.delete().where(
+                    outbox.c.status == EventStatus.DONE.value, outbox.c.applied_at < cutoff
+                )
+            )
+            return int(result.rowcount or 0)

@@ -23,7 +23,10 @@ class BodySizeLimit(BaseHTTPMiddleware):
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             return JSONResponse(
                 status_code=413,
-                content={"error": "payload_too_large", "detail": f"body must be at most {MAX_BODY_BYTES} bytes"},
+                content={
+                    "error": "payload_too_large",
+                    "detail": f"body must be at most {MAX_BODY_BYTES} bytes",
+                },
             )
         return await call_next(request)
 

@@ -9,7 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class OrmBackend(str, enum.Enum):
+class OrmBackend(enum.StrEnum):
     """The seed's ``ORM`` values."""
 
     SQLALCHEMY = "sqlalchemy"
@@ -17,14 +17,14 @@ class OrmBackend(str, enum.Enum):
     DUAL = "dual"
 
 
-class DualWriteMode(str, enum.Enum):
+class DualWriteMode(enum.StrEnum):
     """How the dual repository writes the secondary store."""
 
     QUEUED = "queued"  # SQL + outbox in one transaction, Mongo through Celery
     THREADPOOL = "threadpool"  # the seed's in-process parallel write
 
 
-class PrimaryStore(str, enum.Enum):
+class PrimaryStore(enum.StrEnum):
     """Which store the dual repository reads first."""
 
     SQL = "sql"

@@ -30,7 +30,7 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         retry_backoff_max=settings.retry_backoff_max_seconds,
         retry_jitter=True,
     )
-    def replicate(self: Task, event_ids: list[int]) -> dict[str, Any]:
+    def replicate(self: Task[Any, Any], event_ids: list[int]) -> dict[str, Any]:
         """Apply outbox events to MongoDB; on the last retry they go to the dead letters."""
         ids = [int(i) for i in event_ids]
         REPLICATION_BATCH_SIZE.observe(len(ids))
@@ -38,7 +38,12 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         outcome = get_container().aplicar_replicacion().execute(ids, final_attempt=final)
         logger.info(
             "✓ Operación MongoDB completada",
-            extra={"event_ids": ids[:20], "applied": outcome.applied, "stale": outcome.stale, "dead": outcome.dead},
+            extra={
+                "event_ids": ids[:20],
+                "applied": outcome.applied,
+                "stale": outcome.stale,
+                "dead": outcome.dead,
+            },
         )
         return asdict(outcome)
 

@@ -22,7 +22,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(container: Container = Depends(get_app_container)) -> JSONResponse:  # noqa: B008
+def readyz(container: Container = Depends(get_app_container)) -> JSONResponse:
     """Every store this deployment uses answers; 503 with per-store status otherwise."""
     probes = container.readiness_probes()
     stores: dict[str, Any] = {}
@@ -37,5 +37,9 @@ def readyz(container: Container = Depends(get_app_container)) -> JSONResponse:  
     ready = all(s["status"] == "ok" for s in stores.values())
     return JSONResponse(
         status_code=200 if ready else 503,
-        content={"status": "ready" if ready else "unavailable", "orm": container.settings.orm.value, "stores": stores},
+        content={
+            "status": "ready" if ready else "unavailable",
+            "orm": container.settings.orm.value,
+            "stores": stores,
+        },
     )

@@ -21,9 +21,22 @@ RESET = "\033[0m"
 def _celery_worker_argv(concurrency: int, pool: str, loglevel: str) -> list[str]:
     settings = Settings()
     return [
-        sys.executable, "-m", "celery", "-A", "workers.app", "worker",
-        "-Q", settings.replication_queue, "--concurrency", str(concurrency),
-        "--pool", pool, "--loglevel", loglevel, "--without-gossip", "--without-mingle",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.app",
+        "worker",
+        "-Q",
+        settings.replication_queue,
+        "--concurrency",
+        str(concurrency),
+        "--pool",
+        pool,
+        "--loglevel",
+        loglevel,
+        "--without-gossip",
+        "--without-mingle",
     ]
 
 

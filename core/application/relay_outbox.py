@@ -33,7 +33,9 @@ class RelayOutboxUseCase:
                 self._publisher.publish(ids)
             except Exception as exc:
                 self._outbox.release(ids)
-                logger.warning("⚠️ Relay could not publish; will retry", extra={"count": len(ids), "error": repr(exc)})
+                logger.warning(
+                    "⚠️ Relay could not publish; will retry", extra={"count": len(ids), "error": repr(exc)}
+                )
                 break
             published += len(ids)
             if len(ids) < batch_size:

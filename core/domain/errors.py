@@ -34,9 +34,7 @@ class ConflictoDeVersionError(DualWriteError):
     """The Tarea changed since the caller read it (optimistic concurrency)."""
 
     def __init__(self, tarea_id: UUID, expected: int | None, actual: int | None) -> None:
-        super().__init__(
-            f"Tarea {tarea_id} is at version {actual}, not the expected version {expected}"
-        )
+        super().__init__(f"Tarea {tarea_id} is at version {actual}, not the expected version {expected}")
         self.tarea_id = tarea_id
         self.expected = expected
         self.actual = actual
@@ -55,8 +53,6 @@ class DualWriteFailedError(DualWriteError):
     """Both branches of a dual write failed (the seed's "both fail" row)."""
 
     def __init__(self, operation: str, sql_error: BaseException, mongo_error: BaseException) -> None:
-        super().__init__(
-            f"{operation} failed in both databases: SQL: {sql_error}; MongoDB: {mongo_error}"
-        )
+        super().__init__(f"{operation} failed in both databases: SQL: {sql_error}; MongoDB: {mongo_error}")
         self.sql_error = sql_error
         self.mongo_error = mongo_error

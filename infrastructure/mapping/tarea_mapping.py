@@ -7,7 +7,7 @@ MongoDB stores the same dict with ``id`` renamed to ``_id``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +19,7 @@ FIELDS = ("id", "titulo", "descripcion", "estado", "created_at", "updated_at", "
 def as_utc(value: datetime) -> datetime:
     """Mark a naive datetime as UTC."""
     # SQLite hands back naive datetimes; every stored datetime is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def tarea_to_record(tarea: Tarea) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def tarea_to_record(tarea: Tarea) -> dict[str, Any]:
     }
 
 
-def tarea_from_record(record: Mapping[str, Any]) -> Tarea:
+def tarea_from_record(record: Mapping[Any, Any]) -> Tarea:
     """Rebuild a Tarea from a record produced by :func:`tarea_to_record`."""
     return Tarea(
         id=UUID(str(record["id"])),
@@ -55,7 +55,7 @@ def tarea_to_document(tarea: Tarea) -> dict[str, Any]:
     return record
 
 
-def tarea_from_document(document: Mapping[str, Any]) -> Tarea:
+def tarea_from_document(document: Mapping[Any, Any]) -> Tarea:
     """Rebuild a Tarea from its MongoDB document."""
     record = dict(document)
     record["id"] = record.pop("_id")
@@ -70,7 +70,7 @@ def tarea_to_payload(tarea: Tarea) -> dict[str, Any]:
     return record
 
 
-def tarea_from_payload(payload: Mapping[str, Any]) -> Tarea:
+def tarea_from_payload(payload: Mapping[Any, Any]) -> Tarea:
     """Inverse of :func:`tarea_to_payload`."""
     record = dict(payload)
     record["created_at"] = datetime.fromisoformat(record["created_at"])

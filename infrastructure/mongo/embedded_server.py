@@ -77,10 +77,14 @@ def start_server(storage: Path, port: int, log_path: Path) -> subprocess.Popen[b
     return subprocess.Popen(
         [
             server_executable(),
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--storage-path", str(storage),
-            "--log-level", "WARNING",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            str(storage),
+            "--log-level",
+            "WARNING",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -89,7 +93,9 @@ def start_server(storage: Path, port: int, log_path: Path) -> subprocess.Popen[b
     )
 
 
-def wait_until_serving(url: str, timeout_seconds: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_until_serving(
+    url: str, timeout_seconds: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         if is_serving(url):

@@ -10,14 +10,14 @@ from uuid import UUID
 from core.domain.models.tarea import Tarea
 
 
-class Operation(str, enum.Enum):
+class Operation(enum.StrEnum):
     """What a replication event does to the secondary store."""
 
     UPSERT = "upsert"
     DELETE = "delete"
 
 
-class EventStatus(str, enum.Enum):
+class EventStatus(enum.StrEnum):
     """Where an outbox event is in its life."""
 
     PENDING = "pending"
@@ -45,7 +45,9 @@ class ReplicationEvent:
     last_error: str | None = None
 
     @classmethod
-    def upsert(cls, tarea: Tarea, *, event_id: int = 0, created_at: datetime | None = None) -> ReplicationEvent:
+    def upsert(
+        cls, tarea: Tarea, *, event_id: int = 0, created_at: datetime | None = None
+    ) -> ReplicationEvent:
         return cls(
             event_id=event_id,
             operation=Operation.UPSERT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from core.domain.errors import TareaInvalidaError
@@ -13,7 +13,7 @@ TITULO_MAX_LENGTH = 200
 DESCRIPCION_MAX_LENGTH = 5000
 
 
-class EstadoTarea(str, enum.Enum):
+class EstadoTarea(enum.StrEnum):
     """Lifecycle states of a Tarea."""
 
     PENDIENTE = "pendiente"
@@ -28,7 +28,7 @@ def utc_now() -> datetime:
     MongoDB stores datetimes with millisecond precision; truncating here keeps a Tarea
     byte-for-byte equal in both stores, which reconciliation relies on.
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
@@ -47,9 +47,7 @@ def _validate_descripcion(descripcion: str) -> str:
     if not isinstance(descripcion, str):
         raise TareaInvalidaError("descripcion", "must be a string")
     if len(descripcion) > DESCRIPCION_MAX_LENGTH:
-        raise TareaInvalidaError(
-            "descripcion", f"must be at most {DESCRIPCION_MAX_LENGTH} characters"
-        )
+        raise TareaInvalidaError("descripcion", f"must be at most {DESCRIPCION_MAX_LENGTH} characters")
     return descripcion
 
 
@@ -81,9 +79,7 @@ class Tarea:
             raise TareaInvalidaError("version", "must be >= 1")
 
     @classmethod
-    def crear(
-        cls, titulo: str, descripcion: str = "", estado: EstadoTarea = EstadoTarea.PENDIENTE
-    ) -> Tarea:
+    def crear(cls, titulo: str, descripcion: str = "", estado: EstadoTarea = EstadoTarea.PENDIENTE) -> Tarea:
         """Create a new Tarea at version 1."""
         now = utc_now()
         return cls(titulo=titulo, descripcion=descripcion, estado=estado, created_at=now, updated_at=now)

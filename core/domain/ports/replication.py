@@ -39,9 +39,7 @@ class Outbox(ABC):
         """Mark events as applied to the replica."""
 
     @abstractmethod
-    def record_failure(
-        self, event_ids: Sequence[int], error: BaseException, *, dead: bool
-    ) -> None:
+    def record_failure(self, event_ids: Sequence[int], error: BaseException, *, dead: bool) -> None:
         """Count one failed attempt; with ``dead`` move the events to the dead letters."""
 
     @abstractmethod

@@ -26,9 +26,7 @@ class TareaRepository(ABC):
         """Return the Tarea with that id, or ``None`` when there is none."""
 
     @abstractmethod
-    def list(
-        self, *, estado: EstadoTarea | None = None, limit: int = 100, offset: int = 0
-    ) -> list[Tarea]:
+    def list(self, *, estado: EstadoTarea | None = None, limit: int = 100, offset: int = 0) -> list[Tarea]:
         """Return Tareas ordered by creation time (then id), optionally of one ``estado``."""
 
     @abstractmethod

@@ -61,9 +61,11 @@ class DualTareaRepository(TareaRepository):
         outbox: Outbox | None = None,
         publisher: EventPublisher | None = None,
     ) -> None:
-        if mode is DualWriteMode.QUEUED:
-            if not isinstance(sql_repository, OutboxWriter) or outbox is None or publisher is None:
-                raise ValueError("queued mode needs an outbox-capable SQL repository, an outbox and a publisher")
+        queued_ready = (
+            isinstance(sql_repository, OutboxWriter) and outbox is not None and publisher is not None
+        )
+        if mode is DualWriteMode.QUEUED and not queued_ready:
+            raise ValueError("queued mode needs an outbox-capable SQL repository, an outbox and a publisher")
         self._sql_repo = sql_repository
         self._mongo_repo = mongo_repository
         self._mode = mode
@@ -111,9 +113,11 @@ class DualTareaRepository(TareaRepository):
             tarea_id,
             sql_error,
             mongo_error,
-            lambda: ReplicationEvent.delete(tarea_id, (version_before or 0) + 1, utc_now())
-            if version_before is not None
-            else None,
+            lambda: (
+                ReplicationEvent.delete(tarea_id, (version_before or 0) + 1, utc_now())
+                if version_before is not None
+                else None
+            ),
         )
         return bool(sql_result) or bool(mongo_result)
 
@@ -186,8 +190,10 @@ class DualTareaRepository(TareaRepository):
         try:
             self._outbox.record([event])
         except Exception as exc:  # the write itself succeeded in SQL; do not fail it
-            logger.error(f"❌ Could not record the failed MongoDB write for replay: {exc}",
-                         extra={"tarea_id": str(event.tarea_id)})
+            logger.error(
+                f"❌ Could not record the failed MongoDB write for replay: {exc}",
+                extra={"tarea_id": str(event.tarea_id)},
+            )
 
     def _dispatch(self, events: Sequence[ReplicationEvent]) -> None:
         """Hand committed events to the queue; on failure leave them to the relay."""
@@ -241,12 +247,12 @@ class DualTareaRepository(TareaRepository):
             return None
         if result is not None:
             READ_FALLBACKS.labels("get", reason).inc()
-            logger.info(f"✓ Obtenido de {STORE_NAMES[second_name]} (fallback)", extra={"tarea_id": str(tarea_id)})
+            logger.info(
+                f"✓ Obtenido de {STORE_NAMES[second_name]} (fallback)", extra={"tarea_id": str(tarea_id)}
+            )
         return result
 
-    def list(
-        self, *, estado: EstadoTarea | None = None, limit: int = 100, offset: int = 0
-    ) -> list[Tarea]:
+    def list(self, *, estado: EstadoTarea | None = None, limit: int = 100, offset: int = 0) -> list[Tarea]:
         return self._read_with_fallback(
             "list", lambda repo: repo.list(estado=estado, limit=limit, offset=offset)
         )

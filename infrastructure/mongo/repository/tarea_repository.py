@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from pymongo import ASCENDING, ReplaceOne
+from pymongo import ASCENDING, MongoClient, ReplaceOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
-from pymongo import MongoClient
 
 from core.domain.errors import ConflictoDeVersionError
 from core.domain.models.replication import ApplyResult, Operation, ReplicationEvent
@@ -105,9 +104,7 @@ class MongoTareaRepository(TareaRepository, ReplicaWriter):
             document = self._collection.find_one({"_id": str(tarea_id), **LIVE})
         return tarea_from_document(document) if document is not None else None
 
-    def list(
-        self, *, estado: EstadoTarea | None = None, limit: int = 100, offset: int = 0
-    ) -> list[Tarea]:
+    def list(self, *, estado: EstadoTarea | None = None, limit: int = 100, offset: int = 0) -> list[Tarea]:
         self._ensure_indexes()
         with translate_mongo_errors():
             cursor = (

@@ -21,7 +21,7 @@ from infrastructure.sqlalchemy.schema import outbox, outbox_attempts
 MAX_ERROR_LENGTH = 4000
 
 
-def event_from_row(row: Mapping[str, Any]) -> ReplicationEvent:
+def event_from_row(row: Mapping[Any, Any]) -> ReplicationEvent:
     """Rebuild a ReplicationEvent from an outbox row."""
     payload = row["payload"]
     return ReplicationEvent(
@@ -62,7 +62,9 @@ def insert_events(
                 dispatched_at=now if dispatched else None,
             )
         )
-        event_id = int(result.inserted_primary_key[0])
+        primary_key = result.inserted_primary_key
+        assert primary_key is not None
+        event_id = int(primary_key[0])
         recorded.append(dataclasses.replace(event, event_id=event_id))
     return recorded
 
@@ -173,8 +175,6 @@ class SqlOutbox(Outbox):
         cutoff = utc_now() - timedelta(seconds=older_than_seconds)
         with translate_sql_errors(), self._engine.begin() as conn:
             result = conn.execute(
-                outbox.delete().where(
-                    outbox.c.status == EventStatus.DONE.value, outbox.c.applied_at < cutoff
-                )
+                outbox.delete().where(outbox.c.status == EventStatus.DONE.value, outbox.c.applied_at < cutoff)
             )
             return int(result.rowcount or 0)

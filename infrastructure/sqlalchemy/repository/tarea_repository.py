@@ -57,9 +57,7 @@ class SqlAlchemyTareaRepository(TareaRepository, OutboxWriter):
             row = conn.execute(sa.select(tareas).where(tareas.c.id == str(tarea_id))).mappings().first()
         return tarea_from_record(row) if row is not None else None
 
-    def list(
-        self, *, estado: EstadoTarea | None = None, limit: int = 100, offset: int = 0
-    ) -> list[Tarea]:
+    def list(self, *, estado: EstadoTarea | None = None, limit: int = 100, offset: int = 0) -> list[Tarea]:
         query = sa.select(tareas).order_by(tareas.c.created_at, tareas.c.id).limit(limit).offset(offset)
         if estado is not None:
             query = query.where(tareas.c.estado == estado.value)

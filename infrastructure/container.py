@@ -24,6 +24,7 @@ from core.application.crear_tarea import CrearTareaUseCase
 from core.application.eliminar_tarea import EliminarTareaUseCase
 from core.application.listar_tareas import ListarTareasUseCase
 from core.application.obtener_tarea import ObtenerTareaUseCase
+from core.application.reenviar_eventos import ReplayEventsUseCase
 from core.application.relay_outbox import RelayOutboxUseCase
 from core.domain.ports.tarea_repository import TareaRepository
 from infrastructure.dual.repository.tarea_repository import DualTareaRepository
@@ -132,6 +133,9 @@ class Container:
 
     def relay_outbox(self) -> RelayOutboxUseCase:
         return RelayOutboxUseCase(self.outbox, self.publisher)
+
+    def replay_events(self) -> ReplayEventsUseCase:
+        return ReplayEventsUseCase(self.outbox, self.publisher)
 
     def close(self) -> None:
         if "dual_executor" in self.__dict__:

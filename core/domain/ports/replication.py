@@ -51,6 +51,10 @@ class Outbox(ABC):
         """Claim up to ``limit`` pending events that need (re)sending; safe with many relays."""
 
     @abstractmethod
+    def requeue(self, event_ids: Sequence[int]) -> list[int]:
+        """Move dead-lettered events back to pending; return the ids that moved."""
+
+    @abstractmethod
     def prune_done(self, older_than_seconds: float) -> int:
         """Delete applied events older than the retention; return how many."""
 

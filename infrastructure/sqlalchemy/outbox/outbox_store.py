@@ -171,6 +171,16 @@ class SqlOutbox(Outbox):
             ).scalars()
             return sorted(int(i) for i in claimed)
 
+    def requeue(self, event_ids: Sequence[int]) -> list[int]:
+        with translate_sql_errors(), self._engine.begin() as conn:
+            moved = conn.execute(
+                outbox.update()
+                .where(outbox.c.id.in_(list(event_ids)), outbox.c.status == EventStatus.DEAD.value)
+                .values(status=EventStatus.PENDING.value, dispatched_at=utc_now(), updated_at=utc_now())
+                .returning(outbox.c.id)
+            ).scalars()
+            return sorted(int(i) for i in moved)
+
     def prune_done(self, older_than_seconds: float) -> int:
         cutoff = utc_now() - timedelta(seconds=older_than_seconds)
         with translate_sql_errors(), self._engine.begin() as conn:

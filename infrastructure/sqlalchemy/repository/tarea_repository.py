@@ -97,6 +97,13 @@ class SqlAlchemyTareaRepository(TareaRepository, OutboxWriter):
     @staticmethod
     def _save(conn: Connection, tarea: Tarea) -> None:
         record = tarea_to_record(tarea)
+        if tarea.version == 1:
+            # A new Tarea: one INSERT; a duplicate id means someone stored it first.
+            try:
+                conn.execute(tareas.insert().values(record))
+            except IntegrityError as exc:
+                raise ConflictoDeVersionError(tarea.id, 0, None) from exc
+            return
         updated = conn.execute(
             tareas.update()
             .where(tareas.c.id == record["id"], tareas.c.version < tarea.version)
@@ -109,9 +116,9 @@ class SqlAlchemyTareaRepository(TareaRepository, OutboxWriter):
         ).scalar_one_or_none()
         if current is not None:
             raise ConflictoDeVersionError(tarea.id, tarea.version - 1, current)
+        # A later version of a Tarea this store never had (a store that missed writes).
         try:
-            with conn.begin_nested():
-                conn.execute(tareas.insert().values(record))
+            conn.execute(tareas.insert().values(record))
         except IntegrityError as exc:  # a concurrent insert of the same id won
             raise ConflictoDeVersionError(tarea.id, tarea.version - 1, None) from exc
 

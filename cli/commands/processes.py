@@ -100,7 +100,7 @@ def run(
     env = dict(os.environ)
     settings = Settings()
     configure_logging(settings.log_level)
-    _prepare_stores()
+    started_embedded = _prepare_stores(settings)
     commands = {
         "api": [sys.executable, "-m", "cli.main", "serve", "--host", host, "--port", str(port)],
         "worker": _celery_worker_argv(2, "threads", "INFO"),
@@ -122,17 +122,31 @@ def run(
         typer.echo("\ndualwrite: stopping…")
     finally:
         _stop_all(children)
+        if started_embedded:
+            from infrastructure.mongo.embedded_server import stop_embedded_server
+
+            stop_embedded_server(settings.mongo_data_dir())
 
 
-def _prepare_stores() -> None:
-    """Create the schema and start the embedded server once, before the children race."""
+def _prepare_stores(settings: Settings) -> bool:
+    """Create the schema and start the embedded server once, before the children race.
+
+    Return whether this call started the embedded server (so ``run`` stops it on exit).
+    """
     from infrastructure.container import bootstrap
+    from infrastructure.mongo.embedded_server import embedded_server_running
 
-    container = bootstrap(Settings())
-    _ = container.engine
-    if container.replicates() or container.settings.orm.value == "mongo":
-        container.mongo_repository.ping()
-    container.close()
+    uses_mongo = settings.orm.value in ("dual", "mongo")
+    embedded = uses_mongo and settings.mongo_url is None
+    was_running = embedded and embedded_server_running(settings.mongo_data_dir())
+    container = bootstrap(settings)
+    try:
+        _ = container.engine
+        if uses_mongo:
+            container.mongo_repository.ping()
+    finally:
+        container.close()
+    return embedded and not was_running
 
 
 def _stop_all(children: dict[str, subprocess.Popen[bytes]]) -> None:

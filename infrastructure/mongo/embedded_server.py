@@ -126,6 +126,14 @@ def ensure_embedded_server(data_dir: Path, *, timeout_seconds: float = 60.0) -> 
         return url
 
 
+def embedded_server_running(data_dir: Path) -> bool:
+    """Whether a server owning ``data_dir`` answers now."""
+    state_path = data_dir / STATE_FILE
+    if not state_path.exists():
+        return False
+    return is_serving(mongo_url_for_port(int(json.loads(state_path.read_text())["port"])))
+
+
 def stop_embedded_server(data_dir: Path) -> bool:
     """Stop the server owning ``data_dir``; return whether one was running."""
     state_path = data_dir / STATE_FILE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli.commands import processes
+from cli.commands import migrate, processes
 
 app = typer.Typer(
     name="dualwrite",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 processes.register(app)
+migrate.register(app)
 
 
 def main() -> None:

@@ -76,4 +76,6 @@ def migrate(engine: Engine) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        # "heads": revisions written in parallel (independent branches off one parent)
+        # all apply, instead of failing with "multiple heads".
+        command.upgrade(config, "heads")

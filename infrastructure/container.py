@@ -8,6 +8,7 @@ and the other getters read from it.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -20,23 +21,39 @@ from sqlalchemy.engine import Engine
 
 from core.application.actualizar_tarea import ActualizarTareaUseCase
 from core.application.aplicar_replicacion import AplicarReplicacionUseCase
+from core.application.backfill import BackfillUseCase
+from core.application.consultar_eventos import ListarEventosUseCase, ObtenerEventoUseCase
 from core.application.crear_tarea import CrearTareaUseCase
 from core.application.eliminar_tarea import EliminarTareaUseCase
+from core.application.estado_replicacion import EstadoReplicacionUseCase
 from core.application.listar_tareas import ListarTareasUseCase
 from core.application.obtener_tarea import ObtenerTareaUseCase
+from core.application.purgar_eventos import PurgarEventosUseCase, PurgarEventoUseCase
+from core.application.reconciliar import ReconciliarUseCase
 from core.application.reenviar_eventos import ReplayEventsUseCase
+from core.application.reintentar_eventos import ReintentarEventosUseCase, ReintentarEventoUseCase
 from core.application.relay_outbox import RelayOutboxUseCase
 from core.domain.ports.tarea_repository import TareaRepository
 from infrastructure.dual.repository.tarea_repository import DualTareaRepository
 from infrastructure.messaging.celery_app import create_celery_app
 from infrastructure.messaging.celery_publisher import CeleryEventPublisher
+from infrastructure.messaging.worker_probe import CeleryWorkerProbe
 from infrastructure.mongo.client import create_mongo_client
-from infrastructure.mongo.embedded_server import ensure_embedded_server
+from infrastructure.mongo.embedded_server import (
+    STATE_FILE,
+    ensure_embedded_server,
+    is_serving,
+    mongo_url_for_port,
+)
 from infrastructure.mongo.repository.tarea_repository import MongoTareaRepository
+from infrastructure.mongo.repository.tarea_scan import MongoTareaScanner
 from infrastructure.settings import DualWriteMode, OrmBackend, Settings
 from infrastructure.sqlalchemy.engine import create_sql_engine, migrate
+from infrastructure.sqlalchemy.operations_store import SqlBackfillCheckpoints, SqlReconcileRuns
+from infrastructure.sqlalchemy.outbox.outbox_queries import SqlOutboxQueries
 from infrastructure.sqlalchemy.outbox.outbox_store import SqlOutbox
 from infrastructure.sqlalchemy.repository.tarea_repository import SqlAlchemyTareaRepository
+from infrastructure.sqlalchemy.repository.tarea_scan import SqlTareaScanner
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +153,78 @@ class Container:
 
     def replay_events(self) -> ReplayEventsUseCase:
         return ReplayEventsUseCase(self.outbox, self.publisher)
+
+    # -- operator tooling ------------------------------------------------------------
+    @cached_property
+    def outbox_queries(self) -> SqlOutboxQueries:
+        return SqlOutboxQueries(self.engine)
+
+    @cached_property
+    def reconcile_runs(self) -> SqlReconcileRuns:
+        return SqlReconcileRuns(self.engine)
+
+    @cached_property
+    def worker_probe(self) -> CeleryWorkerProbe:
+        return CeleryWorkerProbe(self.celery_app, self.settings.worker_ping_timeout_seconds)
+
+    def counted_stores(self) -> dict[str, TareaRepository]:
+        """The stores ``status`` counts: SQL, and MongoDB when this deployment has one
+        (``dual``/``mongo``, a ``MONGO_URL``, or an embedded server already running)."""
+        stores: dict[str, TareaRepository] = {}
+        if self.settings.orm is not OrmBackend.MONGO:
+            stores["sql"] = self.sql_repository
+        if self.settings.orm is not OrmBackend.SQLALCHEMY or self._mongo_configured():
+            stores["mongo"] = self.mongo_repository
+        return stores
+
+    def _mongo_configured(self) -> bool:
+        if self.settings.mongo_url:
+            return True
+        # Only an embedded server that already runs: status must not start one.
+        state = self.settings.mongo_data_dir() / STATE_FILE
+        try:
+            port = int(json.loads(state.read_text())["port"])
+        except (OSError, ValueError, KeyError):
+            return False
+        return is_serving(mongo_url_for_port(port))
+
+    def estado_replicacion(self) -> EstadoReplicacionUseCase:
+        return EstadoReplicacionUseCase(self.outbox_queries, self.counted_stores(), self.worker_probe)
+
+    def listar_eventos(self) -> ListarEventosUseCase:
+        return ListarEventosUseCase(self.outbox_queries)
+
+    def obtener_evento(self) -> ObtenerEventoUseCase:
+        return ObtenerEventoUseCase(self.outbox_queries)
+
+    def reintentar_evento(self) -> ReintentarEventoUseCase:
+        return ReintentarEventoUseCase(self.outbox_queries, self.replay_events())
+
+    def reintentar_eventos(self) -> ReintentarEventosUseCase:
+        return ReintentarEventosUseCase(self.outbox_queries, self.replay_events())
+
+    def purgar_evento(self) -> PurgarEventoUseCase:
+        return PurgarEventoUseCase(self.outbox_queries)
+
+    def purgar_eventos(self) -> PurgarEventosUseCase:
+        return PurgarEventosUseCase(self.outbox_queries)
+
+    def reconciliar(self) -> ReconciliarUseCase:
+        return ReconciliarUseCase(
+            source=SqlTareaScanner(self.engine),
+            replica=MongoTareaScanner(self.mongo_repository.collection),
+            authoritative=self.sql_repository,
+            writer=self.sql_repository,
+            outbox=self.outbox,
+            publisher=self.publisher,
+            queries=self.outbox_queries,
+            runs=self.reconcile_runs,
+        )
+
+    def backfill(self) -> BackfillUseCase:
+        return BackfillUseCase(
+            SqlTareaScanner(self.engine), self.mongo_repository, SqlBackfillCheckpoints(self.engine)
+        )
 
     def close(self) -> None:
         if "dual_executor" in self.__dict__:

@@ -66,6 +66,18 @@ class Settings(BaseSettings):
     outbox_retention_seconds: float = Field(86400.0, ge=0)
 
     admin_token: SecretStr | None = None
+    # Operator tooling: worker ping bound, reconcile and backfill sizes, /metrics.
+    worker_ping_timeout_seconds: float = Field(1.0, gt=0, le=10)
+    reconcile_chunk_size: int = Field(1000, ge=1, le=100_000)
+    reconcile_interval_seconds: float = Field(0.0, ge=0)  # > 0 schedules dualwrite.reconcile in beat
+    reconcile_repair: bool = False  # whether the scheduled reconcile also queues repairs
+    backfill_batch_size: int = Field(1000, ge=1, le=10_000)
+    metrics_enabled: bool = True
+    # Migration stages: how soon every process sees a stage change, shadow reads.
+    stage_cache_seconds: float = Field(1.0, gt=0, le=60)
+    shadow_sample_rate: float = Field(0.1, ge=0, le=1)
+    shadow_max_workers: int = Field(2, ge=1, le=16)
+    shadow_keep_mismatches: int = Field(200, ge=1, le=100_000)
     log_level: str = "INFO"
 
     def resolved_database_url(self) -> str:

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from api.errors import install_error_handlers
-from api.routes import health, tareas
+from api.routes import admin, health, metrics, migration, tareas
 from infrastructure.container import Container, get_container
 
 MAX_BODY_BYTES = 64 * 1024
@@ -44,6 +44,9 @@ def create_app(container_factory: Callable[[], Container] | None = None) -> Fast
     install_error_handlers(app)
     app.include_router(tareas.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    admin.install(app)
+    migration.install(app)
     return app
 
 

@@ -9,8 +9,9 @@ from typing import Any
 from celery import Celery, Task
 
 from infrastructure.container import get_container
-from infrastructure.messaging.celery_app import RELAY_TASK, REPLICATE_TASK
+from infrastructure.messaging.celery_app import RECONCILE_TASK, RELAY_TASK, REPLICATE_TASK
 from infrastructure.observability.metrics import REPLICATION_BATCH_SIZE
+from infrastructure.reporting.operations_json import reconcile_json
 from infrastructure.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -52,3 +53,21 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         """Periodic (celery beat) alternative to the ``dualwrite relay`` process."""
         container = get_container()
         return container.relay_outbox().execute(container.settings.relay_batch_size)
+
+    @app.task(name=RECONCILE_TASK, ignore_result=True)
+    def reconcile(repair: bool | None = None) -> dict[str, Any]:
+        """Compare SQL and MongoDB (``dualwrite reconcile``); the run is stored for /metrics."""
+        container = get_container()
+        report = container.reconciliar().execute(
+            chunk_size=container.settings.reconcile_chunk_size,
+            repair=container.settings.reconcile_repair if repair is None else repair,
+        )
+        summary = reconcile_json(report)
+        summary.pop("documents")  # counts only: a task result is no place for id lists
+        return summary
+
+    if settings.reconcile_interval_seconds > 0:
+        app.conf.beat_schedule = {
+            **(app.conf.beat_schedule or {}),
+            "reconcile": {"task": RECONCILE_TASK, "schedule": settings.reconcile_interval_seconds},
+        }

@@ -18,7 +18,7 @@ def broker_options(settings: Settings) -> dict[str, Any]:
     url = settings.resolved_broker_url()
     if url.startswith("filesystem://"):
         folder = settings.broker_folder()
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         # One folder for in and out: producers and consumers in other processes share it.
         return {
@@ -26,6 +26,9 @@ def broker_options(settings: Settings) -> dict[str, Any]:
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
             "store_processed": False,
+            # Broadcasts (worker pings, remote control) also go through files; the
+            # transport's default would be a "control" folder in the working directory.
+            "control_folder": str(folder / "control"),
         }
     # Redis: an unacknowledged message (acks_late) comes back after visibility_timeout.
     # Retries wait in the worker as ETA messages, so the timeout must exceed the longest

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 
 from infrastructure.container import Container
 
@@ -23,3 +24,21 @@ def get_app_container(request: Request) -> Container:
                 factory: Callable[[], Container] = state.container_factory
                 container = state.container = factory()
     return container
+
+
+def known_query_params(*names: str) -> Callable[[Request], None]:
+    """A dependency refusing query parameters the route does not define, so that a
+    filter such as ``estado[$ne]=x`` is an error instead of being silently ignored."""
+    allowed = frozenset(names)
+
+    def refuse_unknown(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise RequestValidationError(
+                [
+                    {"type": "extra_forbidden", "loc": ("query", name), "msg": "Unknown query parameter"}
+                    for name in unknown
+                ]
+            )
+
+    return refuse_unknown

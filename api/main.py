@@ -4,31 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from fastapi import FastAPI
 
+from api.body_limit import MAX_BODY_BYTES, BodySizeLimit
 from api.errors import install_error_handlers
 from api.routes import admin, health, metrics, migration, tareas
 from infrastructure.container import Container, get_container
-
-MAX_BODY_BYTES = 64 * 1024
-
-
-class BodySizeLimit(BaseHTTPMiddleware):
-    """Refuse oversized bodies with 413 before they are read."""
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse(
-                status_code=413,
-                content={
-                    "error": "payload_too_large",
-                    "detail": f"body must be at most {MAX_BODY_BYTES} bytes",
-                },
-            )
-        return await call_next(request)
 
 
 def create_app(container_factory: Callable[[], Container] | None = None) -> FastAPI:
@@ -52,4 +33,4 @@ def create_app(container_factory: Callable[[], Container] | None = None) -> Fast
 
 app = create_app()
 
-__all__ = ["app", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "app", "create_app"]

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from api.dependencies import get_app_container
+from api.dependencies import get_app_container, known_query_params
 from api.schemas import ErrorOut, TareaCreate, TareaOut, TareaPageOut, TareaPatch, TareaReplace
 from core.application.actualizar_tarea import ActualizarTareaCommand
 from core.application.crear_tarea import CrearTareaCommand
@@ -38,7 +38,12 @@ def crear(body: TareaCreate, container: ContainerDep, response: Response) -> Tar
     return _etag(response, TareaOut.of(tarea))
 
 
-@router.get("", response_model=TareaPageOut, responses=ERRORS)
+@router.get(
+    "",
+    response_model=TareaPageOut,
+    responses=ERRORS,
+    dependencies=[Depends(known_query_params("estado", "limit", "offset"))],
+)
 def listar(
     container: ContainerDep,
     estado: EstadoTarea | None = None,

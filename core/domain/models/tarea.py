@@ -32,9 +32,17 @@ def utc_now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+def _refuse_nul(field: str, value: str) -> None:
+    # PostgreSQL text cannot hold NUL: without this check one store would refuse a write
+    # the other accepted.
+    if "\x00" in value:
+        raise TareaInvalidaError(field, "must not contain NUL characters")
+
+
 def _validate_titulo(titulo: str) -> str:
     if not isinstance(titulo, str):
         raise TareaInvalidaError("titulo", "must be a string")
+    _refuse_nul("titulo", titulo)
     cleaned = titulo.strip()
     if not cleaned:
         raise TareaInvalidaError("titulo", "must not be empty")
@@ -46,6 +54,7 @@ def _validate_titulo(titulo: str) -> str:
 def _validate_descripcion(descripcion: str) -> str:
     if not isinstance(descripcion, str):
         raise TareaInvalidaError("descripcion", "must be a string")
+    _refuse_nul("descripcion", descripcion)
     if len(descripcion) > DESCRIPCION_MAX_LENGTH:
         raise TareaInvalidaError("descripcion", f"must be at most {DESCRIPCION_MAX_LENGTH} characters")
     return descripcion

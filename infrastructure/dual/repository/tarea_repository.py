@@ -245,6 +245,10 @@ class DualTareaRepository(TareaRepository):
             if first_error is not None:
                 raise first_error from exc
             return None
+        if result is None and first_error is not None:
+            # A miss in the other store proves nothing while the primary is unreachable
+            # (the replica may lag): answering "not found" would be a lie.
+            raise first_error
         if result is not None:
             READ_FALLBACKS.labels("get", reason).inc()
             logger.info(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli.commands import migrate, processes
+from cli.commands import migrate, ops, processes, stage
 
 app = typer.Typer(
     name="dualwrite",
@@ -15,6 +15,8 @@ app = typer.Typer(
 )
 processes.register(app)
 migrate.register(app)
+stage.register(app)
+ops.register(app)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from core.application.actualizar_tarea import ActualizarTareaUseCase
 from core.application.aplicar_replicacion import AplicarReplicacionUseCase
 from core.application.backfill import BackfillUseCase
+from core.application.cambiar_etapa import CambiarEtapaUseCase
 from core.application.consultar_eventos import ListarEventosUseCase, ObtenerEventoUseCase
 from core.application.crear_tarea import CrearTareaUseCase
 from core.application.eliminar_tarea import EliminarTareaUseCase
@@ -38,6 +39,7 @@ from infrastructure.dual.repository.tarea_repository import DualTareaRepository
 from infrastructure.messaging.celery_app import create_celery_app
 from infrastructure.messaging.celery_publisher import CeleryEventPublisher
 from infrastructure.messaging.worker_probe import CeleryWorkerProbe
+from infrastructure.migration.wiring import MigrationWiring
 from infrastructure.mongo.client import create_mongo_client
 from infrastructure.mongo.embedded_server import (
     STATE_FILE,
@@ -131,22 +133,22 @@ class Container:
 
     # -- use cases -------------------------------------------------------------------
     def crear_tarea(self) -> CrearTareaUseCase:
-        return CrearTareaUseCase(self.tarea_repository)
+        return CrearTareaUseCase(self.migration.staged_repository)
 
     def obtener_tarea(self) -> ObtenerTareaUseCase:
-        return ObtenerTareaUseCase(self.tarea_repository)
+        return ObtenerTareaUseCase(self.migration.staged_repository)
 
     def listar_tareas(self) -> ListarTareasUseCase:
-        return ListarTareasUseCase(self.tarea_repository)
+        return ListarTareasUseCase(self.migration.staged_repository)
 
     def actualizar_tarea(self) -> ActualizarTareaUseCase:
-        return ActualizarTareaUseCase(self.tarea_repository)
+        return ActualizarTareaUseCase(self.migration.staged_repository)
 
     def eliminar_tarea(self) -> EliminarTareaUseCase:
-        return EliminarTareaUseCase(self.tarea_repository)
+        return EliminarTareaUseCase(self.migration.staged_repository)
 
     def aplicar_replicacion(self) -> AplicarReplicacionUseCase:
-        return AplicarReplicacionUseCase(self.outbox, self.mongo_repository)
+        return AplicarReplicacionUseCase(self.outbox, self.migration.replica_router)
 
     def relay_outbox(self) -> RelayOutboxUseCase:
         return RelayOutboxUseCase(self.outbox, self.publisher)
@@ -226,7 +228,19 @@ class Container:
             SqlTareaScanner(self.engine), self.mongo_repository, SqlBackfillCheckpoints(self.engine)
         )
 
+    # -- migration stages ------------------------------------------------------------
+    @cached_property
+    def migration(self) -> MigrationWiring:
+        """Stage store, staged repository (what the use cases write and read through;
+        it follows the stage an operator sets, else ``ORM``), replica router, shadow reads."""
+        return MigrationWiring(self)
+
+    def cambiar_etapa(self) -> CambiarEtapaUseCase:
+        return self.migration.cambiar_etapa()
+
     def close(self) -> None:
+        if "migration" in self.__dict__:
+            self.migration.close()
         if "dual_executor" in self.__dict__:
             self.dual_executor.shutdown(wait=False)
         if "engine" in self.__dict__:

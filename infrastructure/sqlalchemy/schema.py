@@ -41,6 +41,9 @@ outbox = sa.Table(
     # When the event was last handed to the queue; NULL = never, or the hand-off failed.
     sa.Column("dispatched_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("applied_at", sa.DateTime(timezone=True), nullable=True),
+    # The store the event is applied to (migration 0003): "mongo" unless MongoDB is
+    # authoritative (the mongo_primary stage), then "sql".
+    sa.Column("target", sa.String(10), nullable=False, server_default="mongo"),
     sa.Index("ix_outbox_status_dispatched", "status", "dispatched_at"),
     sa.Index("ix_outbox_tarea", "tarea_id"),
 )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from core.domain.models.migration_stage import Store
 from core.domain.models.tarea import Tarea
 
 
@@ -43,10 +44,18 @@ class ReplicationEvent:
     attempts: int = 0
     status: EventStatus = EventStatus.PENDING
     last_error: str | None = None
+    # The store the event is applied to: MongoDB while SQL is authoritative, SQL once
+    # MongoDB is (the ``mongo_primary`` migration stage).
+    target: Store = Store.MONGO
 
     @classmethod
     def upsert(
-        cls, tarea: Tarea, *, event_id: int = 0, created_at: datetime | None = None
+        cls,
+        tarea: Tarea,
+        *,
+        event_id: int = 0,
+        created_at: datetime | None = None,
+        target: Store = Store.MONGO,
     ) -> ReplicationEvent:
         return cls(
             event_id=event_id,
@@ -55,11 +64,18 @@ class ReplicationEvent:
             version=tarea.version,
             tarea=tarea,
             created_at=created_at or tarea.updated_at,
+            target=target,
         )
 
     @classmethod
     def delete(
-        cls, tarea_id: UUID, version: int, created_at: datetime, *, event_id: int = 0
+        cls,
+        tarea_id: UUID,
+        version: int,
+        created_at: datetime,
+        *,
+        event_id: int = 0,
+        target: Store = Store.MONGO,
     ) -> ReplicationEvent:
         return cls(
             event_id=event_id,
@@ -68,6 +84,7 @@ class ReplicationEvent:
             version=version,
             tarea=None,
             created_at=created_at,
+            target=target,
         )
 
 

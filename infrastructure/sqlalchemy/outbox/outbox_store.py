@@ -11,6 +11,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from core.domain.models.migration_stage import Store
 from core.domain.models.replication import EventStatus, Operation, ReplicationEvent
 from core.domain.models.tarea import utc_now
 from core.domain.ports.replication import Outbox
@@ -34,6 +35,7 @@ def event_from_row(row: Mapping[Any, Any]) -> ReplicationEvent:
         attempts=int(row["attempts"]),
         status=EventStatus(row["status"]),
         last_error=row["last_error"],
+        target=Store(row.get("target") or Store.MONGO.value),
     )
 
 
@@ -60,6 +62,7 @@ def insert_events(
                 created_at=event.created_at,
                 updated_at=now,
                 dispatched_at=now if dispatched else None,
+                target=event.target.value,
             )
         )
         primary_key = result.inserted_primary_key

@@ -1,0 +1,146 @@
+"""The Tarea repository that follows the migration stage, read on every call."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+from uuid import UUID
+
+from core.domain.models.migration_stage import MigrationStage, StagePlan, Store
+from core.domain.models.tarea import EstadoTarea, Tarea
+from core.domain.ports.authoritative_reader import AuthoritativeReader
+from core.domain.ports.tarea_repository import TareaRepository
+from infrastructure.migration.metrics import READS_BY_SOURCE
+from infrastructure.migration.read_context import ReadContext, current_read_context
+from infrastructure.migration.shadow import ShadowReader
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class StagedTareaRepository(TareaRepository, AuthoritativeReader):
+    """Delegates each call according to the stage in force *at that call*, so an
+    operator's stage change reaches running processes without a restart.
+
+    * Writes go to the stage's writer (SQL; the dual repository; MongoDB with SQL
+      replicated in reverse; MongoDB), after the ``fence`` has checked that no
+      replication into the authoritative store is pending for that Tarea.
+    * Reads go to the stage's read store; on error, to the other store if the stage
+      keeps it up to date (reported as a fallback). A missing Tarea is an answer, not
+      an error: falling back on a miss could resurrect a Tarea deleted in the read
+      store whose delete has not reached the replica yet.
+    * In the ``shadow`` stage a sample of ``get`` reads is compared with the replica in
+      the background.
+    * A read asked for with a ``min_version`` (see ``read_context``) that the read store
+      has not reached yet is served from the authoritative store.
+
+    Until an operator sets a stage, everything goes to ``legacy`` (the repository the
+    ``ORM`` setting selects, exactly as before stages existed); ``legacy_plan`` says
+    which store that reads from and which one is authoritative.
+    """
+
+    def __init__(
+        self,
+        *,
+        stage: Callable[[], MigrationStage | None],
+        legacy: Callable[[], TareaRepository],
+        legacy_plan: StagePlan,
+        stores: Callable[[Store], TareaRepository],
+        writers: Callable[[MigrationStage], TareaRepository],
+        shadow: Callable[[], ShadowReader] | None = None,
+        fence: Callable[[UUID, Store], None] | None = None,
+    ) -> None:
+        self._stage = stage
+        self._legacy = legacy
+        self._legacy_plan = legacy_plan
+        self._stores = stores
+        self._writers = writers
+        self._shadow = shadow
+        self._fence = fence
+
+    # -- writes ----------------------------------------------------------------------
+    def _writer(self, tarea_id: UUID) -> TareaRepository:
+        stage = self._stage()
+        if stage is None:
+            return self._legacy()
+        if self._fence is not None:
+            self._fence(tarea_id, stage.plan.authoritative)
+        return self._writers(stage)
+
+    def save(self, tarea: Tarea) -> Tarea:
+        return self._writer(tarea.id).save(tarea)
+
+    def eliminar(self, tarea_id: UUID) -> bool:
+        return self._writer(tarea_id).eliminar(tarea_id)
+
+    # -- reads -----------------------------------------------------------------------
+    def get(self, tarea_id: UUID) -> Tarea | None:
+        stage = self._stage()
+        plan = self._plan(stage)
+        if stage is None:
+            result, source, fallback = self._legacy().get(tarea_id), plan.read, False
+        else:
+            result, source, fallback = self._read(plan, lambda repo: repo.get(tarea_id))
+        context = current_read_context()
+        if context is not None and plan.authoritative is not source and self._too_old(result, context):
+            READS_BY_SOURCE.labels(plan.authoritative.value, "min_version").inc()
+            context.answered_by(plan.authoritative, min_version=True)
+            return self._stores(plan.authoritative).get(tarea_id)
+        self._report(source, fallback)
+        if plan.shadow and not fallback and self._shadow is not None:
+            self._shadow().submit(tarea_id, result)
+        return result
+
+    def list(self, *, estado: EstadoTarea | None = None, limit: int = 100, offset: int = 0) -> list[Tarea]:
+        return self._read_reported(lambda repo: repo.list(estado=estado, limit=limit, offset=offset))
+
+    def count(self, *, estado: EstadoTarea | None = None) -> int:
+        return self._read_reported(lambda repo: repo.count(estado=estado))
+
+    def get_authoritative(self, tarea_id: UUID) -> Tarea | None:
+        store = self._plan(self._stage()).authoritative
+        self._report(store, False)
+        return self._stores(store).get(tarea_id)
+
+    # -- helpers ---------------------------------------------------------------------
+    def _plan(self, stage: MigrationStage | None) -> StagePlan:
+        return self._legacy_plan if stage is None else stage.plan
+
+    def _read_reported(self, read: Callable[[TareaRepository], T]) -> T:
+        stage = self._stage()
+        if stage is None:
+            result = read(self._legacy())
+            self._report(self._legacy_plan.read, False)
+            return result
+        result, source, fallback = self._read(stage.plan, read)
+        self._report(source, fallback)
+        return result
+
+    def _read(self, plan: StagePlan, read: Callable[[TareaRepository], T]) -> tuple[T, Store, bool]:
+        try:
+            return read(self._stores(plan.read)), plan.read, False
+        except Exception as exc:
+            other = plan.read.other
+            if other not in (plan.authoritative, plan.replica):
+                raise
+            logger.warning(f"⚠️ Read from {plan.read} failed; trying {other}", extra={"error": repr(exc)})
+            try:
+                return read(self._stores(other)), other, True
+            except Exception:
+                raise exc from None
+
+    @staticmethod
+    def _too_old(result: Tarea | None, context: ReadContext) -> bool:
+        """Whether the client asked for a version the read store has not reached."""
+        if context.min_version is None:
+            return False
+        return result is None or result.version < context.min_version
+
+    @staticmethod
+    def _report(source: Store, fallback: bool) -> None:
+        READS_BY_SOURCE.labels(source.value, "fallback" if fallback else "primary").inc()
+        context = current_read_context()
+        if context is not None:
+            context.answered_by(source, fallback=fallback)

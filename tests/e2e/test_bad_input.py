@@ -17,6 +17,8 @@ from fastapi.testclient import TestClient
 from pymongo import MongoClient
 
 from api.main import MAX_BODY_BYTES, create_app
+from core.domain.models.replication import ReplicationEvent
+from core.domain.models.tarea import Tarea
 from infrastructure.container import Container, bootstrap
 from infrastructure.mongo.client import MongoDocument
 from infrastructure.mongo.repository.tarea_repository import COLLECTION
@@ -233,3 +235,65 @@ def test_operator_text_in_a_value_is_stored_verbatim_as_text(deployment: Deploym
         )
         assert document is not None
         assert (document["titulo"], document["descripcion"]) == (titulo, descripcion)
+
+
+# -- admin API ----------------------------------------------------------------------------------
+
+ADMIN_TOKEN = "admin-token-for-tests"
+
+
+@pytest.fixture
+def admin_app(tmp_path) -> Iterator[tuple[TestClient, Container]]:
+    container = bootstrap(Settings(data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN))
+    with TestClient(create_app(lambda: container), raise_server_exceptions=False) as client:
+        yield client, container
+    container.close()
+
+
+def admin_operations(client: TestClient) -> list[tuple[str, str]]:
+    """Every admin operation the app publishes, with path parameters filled in."""
+    paths = client.get("/openapi.json").json()["paths"]
+    operations = [
+        (method.upper(), path.replace("{event_id}", "1"))
+        for path, item in paths.items()
+        if path.startswith("/admin")
+        for method in item
+    ]
+    assert operations, "the app publishes no admin operation"
+    return operations
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        (None, 401),
+        ("Bearer ", 401),
+        ("Basic " + ADMIN_TOKEN, 401),
+        ("Bearer wrong-token", 403),
+        ("Bearer " + ADMIN_TOKEN + "x", 403),
+        ("Bearer " + ADMIN_TOKEN[:-1], 403),
+    ],
+)
+def test_admin_operations_refuse_a_missing_or_wrong_token(
+    admin_app: tuple[TestClient, Container], authorization: str | None, status: int
+) -> None:
+    client, container = admin_app
+    # A dead-lettered event: what replay, purge and delete would act on if allowed.
+    (event,) = container.outbox.record([ReplicationEvent.upsert(Tarea.crear("kept"))])
+    container.outbox.record_failure([event.event_id], RuntimeError("boom"), dead=True)
+    headers = {"authorization": authorization} if authorization is not None else {}
+    for method, path in admin_operations(client):
+        path = path.replace("/events/1", f"/events/{event.event_id}")
+        response = client.request(method, path, headers=headers, params={"confirm": "true"})
+        body = assert_error(response, status)
+        assert ADMIN_TOKEN not in response.text, (method, path, body)
+    # Every call was refused before doing anything: the event is still dead, untouched.
+    with container.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT id, status, attempts FROM outbox").all()
+    assert [tuple(row) for row in rows] == [(event.event_id, "dead", 1)]
+
+
+def test_admin_operations_accept_the_right_token(admin_app: tuple[TestClient, Container]) -> None:
+    client, _ = admin_app
+    response = client.get("/admin/replication/status", headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code == 200, response.text

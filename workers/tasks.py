@@ -18,10 +18,15 @@ logger = logging.getLogger(__name__)
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:
-    """Register the replication and relay tasks with retry options from ``settings``."""
+    """Register the replication and relay tasks with retry options from ``settings``.
+
+    ``shared=False`` everywhere: Celery's default adds a task to every app the process
+    builds later, so a second app (other settings) would run the first one's task.
+    """
 
     @app.task(
         name=REPLICATE_TASK,
+        shared=False,
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
@@ -48,13 +53,13 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         )
         return asdict(outcome)
 
-    @app.task(name=RELAY_TASK, ignore_result=True)
+    @app.task(name=RELAY_TASK, shared=False, ignore_result=True)
     def relay() -> int:
         """Periodic (celery beat) alternative to the ``dualwrite relay`` process."""
         container = get_container()
         return container.relay_outbox().execute(container.settings.relay_batch_size)
 
-    @app.task(name=RECONCILE_TASK, ignore_result=True)
+    @app.task(name=RECONCILE_TASK, shared=False, ignore_result=True)
     def reconcile(repair: bool | None = None) -> dict[str, Any]:
         """Compare SQL and MongoDB (``dualwrite reconcile``); the run is stored for /metrics."""
         container = get_container()

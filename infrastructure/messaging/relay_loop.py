@@ -18,14 +18,14 @@ def run_relay(container: Container, stop: threading.Event, *, once: bool = False
     settings = container.settings
     relay = container.relay_outbox()
     published_total = 0
-    last_prune = 0.0
+    last_prune: float | None = None  # prune on the first round, whatever the clock reads
     while not stop.is_set():
         try:
             published = relay.execute(settings.relay_batch_size)
             published_total += published
             if published:
                 logger.info("Relay re-sent pending events", extra={"count": published})
-            if time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
+            if last_prune is None or time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
                 pruned = container.outbox.prune_done(settings.outbox_retention_seconds)
                 last_prune = time.monotonic()
                 if pruned:

@@ -74,6 +74,7 @@ def _create(client: TestClient, **body: Any) -> dict[str, Any]:
 def _error_locations(response: httpx.Response) -> list[list[Any]]:
     """The ``loc`` of every field error in a 422 answer."""
     assert response.status_code == 422, response.text
+    assert set(response.json()) == {"error", "detail"}
     detail = response.json()["detail"]
     assert isinstance(detail, list) and detail, detail
     return [list(error["loc"]) for error in detail]

@@ -29,8 +29,7 @@ class ListarEventosUseCase:
 
     def execute(self, query: EventQuery) -> EventPage:
         # One extra row tells whether another page exists without a count query.
-        probe = dataclasses.replace(query, limit=query.limit + 1)
-        rows = self._queries.search(probe, self._clock())
+        rows = self._queries.search(query, self._clock(), query.limit + 1)
         items = rows[: query.limit]
         next_cursor = items[-1].event_id if len(rows) > query.limit else None
         return EventPage(items=items, next_cursor=next_cursor)
@@ -62,7 +61,7 @@ def dead_event_ids(
     page = dataclasses.replace(query, state=EventState.DEAD, limit=500)
     ids: list[int] = []
     while len(ids) < max_events:
-        rows = queries.search(page, now)
+        rows = queries.search(page, now, page.limit)
         ids.extend(row.event_id for row in rows)
         if len(rows) < page.limit:
             break

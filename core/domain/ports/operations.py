@@ -24,8 +24,9 @@ class OutboxQueries(ABC):
         """Counts of undone events by state, oldest pending time, last applied time."""
 
     @abstractmethod
-    def search(self, query: EventQuery, now: datetime) -> list[OutboxEvent]:
-        """Undone events matching ``query``, ascending by id after ``query.cursor``."""
+    def search(self, query: EventQuery, now: datetime, limit: int) -> list[OutboxEvent]:
+        """Up to ``limit`` undone events matching ``query``, ascending by id after
+        ``query.cursor`` (``limit`` may exceed ``query.limit``: callers peek one ahead)."""
 
     @abstractmethod
     def detail(self, event_id: int) -> OutboxEventDetail | None:

@@ -94,7 +94,7 @@ class SqlOutboxQueries(OutboxQueries):
             last_applied_at=_maybe_utc(applied),
         )
 
-    def search(self, query: EventQuery, now: datetime) -> list[OutboxEvent]:
+    def search(self, query: EventQuery, now: datetime, limit: int) -> list[OutboxEvent]:
         statement = sa.select(outbox).where(_state_condition(query.state))
         if query.operation is not None:
             statement = statement.where(outbox.c.operation == query.operation.value)
@@ -106,7 +106,7 @@ class SqlOutboxQueries(OutboxQueries):
             )
         if query.cursor is not None:
             statement = statement.where(outbox.c.id > query.cursor)
-        statement = statement.order_by(outbox.c.id).limit(query.limit)
+        statement = statement.order_by(outbox.c.id).limit(limit)
         with translate_sql_errors(), self._engine.connect() as conn:
             return [_event_from_row(row) for row in conn.execute(statement).mappings()]
 

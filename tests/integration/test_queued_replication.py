@@ -10,8 +10,12 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+import sqlalchemy as sa
 
-from core.domain.models.replication import EventStatus
+from core.domain.models.replication import EventStatus, ReplicationEvent
+from core.domain.models.tarea import Tarea
+from infrastructure.sqlalchemy.outbox.outbox_store import SqlOutbox
+from infrastructure.sqlalchemy.schema import outbox, outbox_attempts
 from tests.support.services import MongoServer, wait_for
 from tests.support.stack import ReplicationStack, assert_replica_matches, timed
 
@@ -180,3 +184,19 @@ def test_redis_down_at_publish_keeps_writes_fast_and_the_relay_delivers(stack: R
     stack.wait_drained(timeout=90)
     assert stack.count_status(EventStatus.DONE) == 13
     assert_replica_matches(stack.sql_tareas(), stack.mongo_documents())
+
+
+def test_a_failure_reported_after_another_delivery_applied_the_event_changes_nothing(pg_engine) -> None:
+    """Two deliveries of one event race: one applies it, the other then fails. The late
+    failure must not count as an attempt of an event that is already done."""
+    store = SqlOutbox(pg_engine)
+    done, pending = (store.record([ReplicationEvent.upsert(Tarea.crear(t))])[0].event_id for t in "ab")
+    store.mark_done([done])
+
+    store.record_failure([done, pending], RuntimeError("mongo blip"), dead=False)
+
+    with pg_engine.connect() as conn:
+        attempts = conn.execute(sa.select(outbox_attempts.c.event_id, outbox_attempts.c.attempt)).all()
+        counts = dict(conn.execute(sa.select(outbox.c.id, outbox.c.attempts)).all())
+    assert attempts == [(pending, 1)]
+    assert counts == {done: 0, pending: 1}

@@ -123,13 +123,13 @@ class SqlOutbox(Outbox):
         if dead:
             values["status"] = EventStatus.DEAD.value
         with translate_sql_errors(), self._engine.begin() as conn:
-            conn.execute(
+            # Only events still pending count the attempt: another delivery of the same
+            # event may have applied it meanwhile, and a done event has no attempts left.
+            attempts = conn.execute(
                 outbox.update()
                 .where(outbox.c.id.in_(ids), outbox.c.status == EventStatus.PENDING.value)
                 .values(values)
-            )
-            attempts = conn.execute(
-                sa.select(outbox.c.id, outbox.c.attempts).where(outbox.c.id.in_(ids))
+                .returning(outbox.c.id, outbox.c.attempts)
             ).all()
             if attempts:
                 conn.execute(

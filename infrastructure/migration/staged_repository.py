@@ -14,6 +14,7 @@ from core.domain.ports.tarea_repository import TareaRepository
 from infrastructure.migration.metrics import READS_BY_SOURCE
 from infrastructure.migration.read_context import ReadContext, current_read_context
 from infrastructure.migration.shadow import ShadowReader
+from infrastructure.observability.metrics import READ_FALLBACKS
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +37,10 @@ class StagedTareaRepository(TareaRepository, AuthoritativeReader):
     * A read asked for with a ``min_version`` (see ``read_context``) that the read store
       has not reached yet is served from the authoritative store.
 
-    Until an operator sets a stage, everything goes to ``legacy`` (the repository the
-    ``ORM`` setting selects, exactly as before stages existed); ``legacy_plan`` says
-    which store that reads from and which one is authoritative.
+    Until an operator sets a stage, writes go to ``legacy`` (the repository the ``ORM``
+    setting selects, exactly as before stages existed) and reads follow ``legacy_plan``
+    with the seed's dual-read rule (the other store also answers a miss), so the
+    response can say which store answered.
     """
 
     def __init__(
@@ -79,10 +81,10 @@ class StagedTareaRepository(TareaRepository, AuthoritativeReader):
     def get(self, tarea_id: UUID) -> Tarea | None:
         stage = self._stage()
         plan = self._plan(stage)
-        if stage is None:
-            result, source, fallback = self._legacy().get(tarea_id), plan.read, False
-        else:
-            result, source, fallback = self._read(plan, lambda repo: repo.get(tarea_id))
+        # Without a stage, the seed's dual read: a miss in the first store falls back too.
+        result, source, fallback = self._read(
+            plan, "get", lambda repo: repo.get(tarea_id), fall_back_on_miss=stage is None
+        )
         context = current_read_context()
         if context is not None and plan.authoritative is not source and self._too_old(result, context):
             READS_BY_SOURCE.labels(plan.authoritative.value, "min_version").inc()
@@ -94,10 +96,10 @@ class StagedTareaRepository(TareaRepository, AuthoritativeReader):
         return result
 
     def list(self, *, estado: EstadoTarea | None = None, limit: int = 100, offset: int = 0) -> list[Tarea]:
-        return self._read_reported(lambda repo: repo.list(estado=estado, limit=limit, offset=offset))
+        return self._read_reported("list", lambda repo: repo.list(estado=estado, limit=limit, offset=offset))
 
     def count(self, *, estado: EstadoTarea | None = None) -> int:
-        return self._read_reported(lambda repo: repo.count(estado=estado))
+        return self._read_reported("count", lambda repo: repo.count(estado=estado))
 
     def get_authoritative(self, tarea_id: UUID) -> Tarea | None:
         store = self._plan(self._stage()).authoritative
@@ -108,28 +110,41 @@ class StagedTareaRepository(TareaRepository, AuthoritativeReader):
     def _plan(self, stage: MigrationStage | None) -> StagePlan:
         return self._legacy_plan if stage is None else stage.plan
 
-    def _read_reported(self, read: Callable[[TareaRepository], T]) -> T:
-        stage = self._stage()
-        if stage is None:
-            result = read(self._legacy())
-            self._report(self._legacy_plan.read, False)
-            return result
-        result, source, fallback = self._read(stage.plan, read)
+    def _read_reported(self, operation: str, read: Callable[[TareaRepository], T]) -> T:
+        result, source, fallback = self._read(self._plan(self._stage()), operation, read)
         self._report(source, fallback)
         return result
 
-    def _read(self, plan: StagePlan, read: Callable[[TareaRepository], T]) -> tuple[T, Store, bool]:
+    def _read(
+        self,
+        plan: StagePlan,
+        operation: str,
+        read: Callable[[TareaRepository], T],
+        *,
+        fall_back_on_miss: bool = False,
+    ) -> tuple[T, Store, bool]:
+        """Read ``plan.read``; on error (or on a miss, if asked) read the other store when
+        the plan keeps it up to date. Return ``(result, store that answered, fallback)``."""
+        other = plan.read.other
+        maintained = other in (plan.authoritative, plan.replica)
         try:
-            return read(self._stores(plan.read)), plan.read, False
+            result = read(self._stores(plan.read))
         except Exception as exc:
-            other = plan.read.other
-            if other not in (plan.authoritative, plan.replica):
+            if not maintained:
                 raise
             logger.warning(f"⚠️ Read from {plan.read} failed; trying {other}", extra={"error": repr(exc)})
             try:
-                return read(self._stores(other)), other, True
+                result = read(self._stores(other))
             except Exception:
                 raise exc from None
+            READ_FALLBACKS.labels(operation, "error").inc()
+            return result, other, True
+        if result is None and fall_back_on_miss and maintained:
+            fallback_result = read(self._stores(other))
+            if fallback_result is not None:
+                READ_FALLBACKS.labels(operation, "miss").inc()
+                return fallback_result, other, True
+        return result, plan.read, False
 
     @staticmethod
     def _too_old(result: Tarea | None, context: ReadContext) -> bool:

@@ -64,13 +64,23 @@ class Harness:
             raise StoreUnavailableError(store.value, "replication pending")
 
 
-def test_without_a_stage_everything_goes_to_the_configured_repository() -> None:
+def test_without_a_stage_writes_go_to_the_configured_repository() -> None:
     h = Harness(None)
     tarea = h.repo.save(Tarea.crear("uno"))
-    with read_context() as context:
-        assert h.repo.get(tarea.id) == tarea
     assert h.legacy.get(tarea.id) == tarea and h.sql.get(tarea.id) is None
-    assert context.header_value() == "sql" and h.fenced == []
+    assert h.fenced == []
+
+
+def test_without_a_stage_reads_follow_the_configuration_and_the_seeds_fallback_on_miss() -> None:
+    h = Harness(None, legacy_plan=StagePlan(Store.SQL, Store.MONGO, read=Store.MONGO))
+    only_in_sql = Tarea.crear("sin replicar")
+    h.sql.save(only_in_sql)
+    with read_context() as context:
+        assert h.repo.get(only_in_sql.id) == only_in_sql
+    assert context.header_value() == "sql, fallback"
+    with read_context() as context:
+        assert h.repo.count() == 0
+    assert context.header_value() == "mongo"
 
 
 def test_the_stage_is_read_on_every_call() -> None:

@@ -56,7 +56,7 @@ class FixedOutboxQueries(OutboxQueries):
             last_applied_at=None,
         )
 
-    def search(self, query: EventQuery, now: datetime) -> list[OutboxEvent]:
+    def search(self, query: EventQuery, now: datetime, limit: int) -> list[OutboxEvent]:
         raise NotImplementedError
 
     def detail(self, event_id: int) -> OutboxEventDetail | None:

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 import workers.tasks
-from core.domain.models.reconciliation import DriftKind
+from core.domain.models.reconciliation import ChunkProgress, DriftKind
 from core.domain.models.tarea import EstadoTarea, Tarea
 from infrastructure.container import Container
 from infrastructure.mapping.tarea_mapping import tarea_to_document
@@ -58,7 +58,7 @@ def drift_set(report) -> set[tuple[str, DriftKind]]:
 
 def test_in_sync_stores_report_no_drift_and_the_run_is_recorded(container):
     seed(container, 25)
-    progress = []
+    progress: list[ChunkProgress] = []
 
     report = container.reconciliar().execute(chunk_size=4, progress=progress.append)
 

@@ -34,8 +34,10 @@ from core.application.reconciliar import ReconciliarUseCase
 from core.application.reenviar_eventos import ReplayEventsUseCase
 from core.application.reintentar_eventos import ReintentarEventosUseCase, ReintentarEventoUseCase
 from core.application.relay_outbox import RelayOutboxUseCase
+from core.domain.ports.replication import EventPublisher
 from core.domain.ports.tarea_repository import TareaRepository
 from infrastructure.dual.repository.tarea_repository import DualTareaRepository
+from infrastructure.messaging.batching_publisher import BatchingEventPublisher
 from infrastructure.messaging.celery_app import create_celery_app
 from infrastructure.messaging.celery_publisher import CeleryEventPublisher
 from infrastructure.messaging.worker_probe import CeleryWorkerProbe
@@ -96,6 +98,20 @@ class Container:
         return CeleryEventPublisher(self.celery_app, self.settings.replication_queue)
 
     @cached_property
+    def dispatch_publisher(self) -> EventPublisher:
+        """What a queued write hands its event to: the publisher itself, or with
+        ``publish_linger_ms`` > 0 a background batcher that keeps the broker round trip
+        off the request and gives the worker multi-event tasks."""
+        if self.settings.publish_linger_ms <= 0:
+            return self.publisher
+        return BatchingEventPublisher(
+            self.publisher,
+            self.outbox.release,
+            linger_seconds=self.settings.publish_linger_ms / 1000.0,
+            max_batch=self.settings.relay_batch_size,
+        )
+
+    @cached_property
     def dual_executor(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(max_workers=self.settings.dual_max_workers, thread_name_prefix="DualRepo")
 
@@ -115,7 +131,7 @@ class Container:
             timeout_seconds=self.settings.dual_timeout_seconds,
             executor=self.dual_executor,
             outbox=self.outbox,
-            publisher=self.publisher if queued else None,
+            publisher=self.dispatch_publisher if queued else None,
         )
 
     def replicates(self) -> bool:
@@ -239,6 +255,9 @@ class Container:
         return self.migration.cambiar_etapa()
 
     def close(self) -> None:
+        batching = self.__dict__.get("dispatch_publisher")
+        if isinstance(batching, BatchingEventPublisher):
+            batching.close()  # publish what requests already queued
         if "migration" in self.__dict__:
             self.migration.close()
         if "dual_executor" in self.__dict__:

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     dual_timeout_seconds: float = Field(10.0, gt=0)
 
     publish_timeout_seconds: float = Field(1.0, gt=0)
+    # > 0: queued writes publish from a background thread, batching ids that arrive
+    # within this many milliseconds into one task (see BatchingEventPublisher).
+    publish_linger_ms: float = Field(0.0, ge=0)
     replication_queue: str = "dualwrite.replication"
     retry_max: int = Field(8, ge=0)
     retry_backoff_seconds: int = Field(2, ge=1)

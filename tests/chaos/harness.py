@@ -22,8 +22,11 @@ import redis
 import sqlalchemy as sa
 from pymongo import MongoClient
 
+from core.domain.models.reconciliation import ReconcileReport
+from infrastructure.container import bootstrap
 from infrastructure.mongo.client import MongoDocument, create_mongo_client
 from infrastructure.mongo.embedded_server import free_port
+from infrastructure.settings import Settings
 from infrastructure.sqlalchemy.engine import create_sql_engine, migrate
 from tests.support.services import (
     REPO_ROOT,
@@ -183,6 +186,24 @@ class ChaosStack:
         if self._mongo_client is None:
             self._mongo_client = create_mongo_client(self.mongo.url, timeout_ms=3000)
         return self._mongo_client
+
+    def reconcile(self) -> ReconcileReport:
+        """The product's own drift check (read-only: no repair) over both stores."""
+        container = bootstrap(
+            Settings(
+                orm="dual",
+                data_dir=self.workdir / "data",
+                database_url=self.pg.url,
+                mongo_url=self.mongo.url,
+                mongo_db=self.mongo_db,
+                broker_url=self.redis.url,
+                replication_queue=self.queue,
+            )
+        )
+        try:
+            return container.reconciliar().execute(chunk_size=200)
+        finally:
+            container.close()
 
     def redis_client(self) -> redis.Redis[bytes]:
         return redis.Redis.from_url(self.redis.url, socket_timeout=2)

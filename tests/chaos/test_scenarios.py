@@ -63,6 +63,10 @@ def assert_consistent(stack: ChaosStack, snapshot: Snapshot, report: LoadReport)
     problems = consistency_problems(snapshot, report)
     assert not problems, f"{len(problems)} problems, first ones:\n" + "\n".join(problems[:20])
     assert snapshot.sql, "the load stored nothing"
+    reconcile = stack.reconcile()
+    assert not reconcile.drift, f"reconcile found drift: {reconcile.drift[:10]}"
+    assert not reconcile.in_flight, f"reconcile found events still in flight: {reconcile.in_flight[:10]}"
+    assert reconcile.rows_sql == len(snapshot.sql)
 
 
 def assert_never_failed(report: LoadReport, stack: ChaosStack) -> None:

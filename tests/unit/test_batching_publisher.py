@@ -26,7 +26,7 @@ class RecordingPublisher(EventPublisher):
 
 
 def test_ids_within_the_linger_leave_as_one_task() -> None:
-    inner, released = RecordingPublisher(), []
+    inner, released = RecordingPublisher(), list[int]()
     publisher = BatchingEventPublisher(inner, released.extend, linger_seconds=0.2)
     started = time.monotonic()
     for event_id in range(1, 6):
@@ -49,7 +49,7 @@ def test_batches_never_exceed_max_batch() -> None:
 
 
 def test_a_refused_batch_is_released_for_the_relay() -> None:
-    inner, released = RecordingPublisher(fail=True), []
+    inner, released = RecordingPublisher(fail=True), list[int]()
     publisher = BatchingEventPublisher(inner, released.extend, linger_seconds=0.01)
     publisher.publish([7, 8])
     wait_for(lambda: released == [7, 8], 5, message="release")

@@ -135,4 +135,5 @@ class SqlReplicaWriter(ReplicaWriter):
             set_={"version": insert.excluded.version, "deleted_at": insert.excluded.deleted_at},
             where=tarea_tombstones.c.version < insert.excluded.version,
         )
-        return bool(conn.execute(upsert).rowcount == 1)
+        # RETURNING, not rowcount: drivers disagree on rowcount for INSERT ... ON CONFLICT.
+        return conn.execute(upsert.returning(tarea_tombstones.c.id)).first() is not None

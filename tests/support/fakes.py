@@ -191,7 +191,7 @@ class InMemoryReplica(ReplicaWriter):
             raise self.fail_with
         applied = stale = 0
         for event in events:
-            if self.versions.get(event.tarea_id, 0) >= event.version:
+            if self.versions.get(event.tarea_id, 0) > event.version:  # as the real replica
                 stale += 1
                 continue
             self.versions[event.tarea_id] = event.version

@@ -51,6 +51,17 @@ def _newer_than_stored(tarea_id: UUID, version: int) -> MongoDocument:
     return {"_id": str(tarea_id), "version": {"$lt": version}}
 
 
+def _not_newer_than(tarea_id: UUID, version: int) -> MongoDocument:
+    """The replica's guard: replace anything up to and including ``version``.
+
+    Events carry the authoritative store's committed state, so for an equal version the
+    event wins: a duplicate rewrites identical content, and a document that an
+    in-process (threadpool) write left with a version SQL then refused is corrected by
+    SQL's own event. Only a strictly newer stored version makes the event stale.
+    """
+    return {"_id": str(tarea_id), "version": {"$lte": version}}
+
+
 class MongoTareaRepository(TareaRepository, ReplicaWriter):
     """Stores Tareas as MongoDB documents (``_id`` = the Tarea id).
 
@@ -155,7 +166,7 @@ class MongoTareaRepository(TareaRepository, ReplicaWriter):
 
     @staticmethod
     def _operation_for(event: ReplicationEvent) -> ReplaceOne[MongoDocument]:
-        guard = _newer_than_stored(event.tarea_id, event.version)
+        guard = _not_newer_than(event.tarea_id, event.version)
         if event.operation is Operation.DELETE or event.tarea is None:
             return ReplaceOne(guard, tombstone(event.tarea_id, event.version), upsert=True)
         return ReplaceOne(guard, tarea_to_document(event.tarea), upsert=True)

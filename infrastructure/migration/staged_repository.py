@@ -137,6 +137,10 @@ class StagedTareaRepository(TareaRepository, AuthoritativeReader):
                 result = read(self._stores(other))
             except Exception:
                 raise exc from None
+            if result is None:
+                # A miss in the other store proves nothing while this one is unreachable
+                # (it may lag): answering "not found" for a Tarea that exists would be a lie.
+                raise exc
             READ_FALLBACKS.labels(operation, "error").inc()
             return result, other, True
         if result is None and fall_back_on_miss and maintained:

@@ -58,9 +58,10 @@ class CambiarEtapaUseCase:
 
     When the new stage starts replicating to a store that was not kept up to date
     before (``sql_only`` -> ``dual_write``, ``mongo_only`` -> ``mongo_primary``), the
-    replica is backfilled: after the change has reached every process (so no write
-    can slip between the scan and the switch), every live Tarea of the authoritative
-    store is queued for the replica. The replica's version guard makes that idempotent.
+    replica is backfilled once the change has reached every process, so no write can
+    slip between the scan and the switch: every live Tarea of the authoritative store
+    is copied and what it deleted meanwhile is removed. The replica's version guard
+    makes that idempotent and safe beside live replication.
     """
 
     def __init__(

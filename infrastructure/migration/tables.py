@@ -1,4 +1,4 @@
-"""SQL tables of the staged migration (created by migration 0003)."""
+"""SQL tables of the staged migration (created by migration 0003; keep them in step)."""
 
 from __future__ import annotations
 

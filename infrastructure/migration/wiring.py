@@ -99,7 +99,7 @@ class MigrationWiring:
                 sql_pages, MongoTareaScanner(collection).digests_of, self.sql_replica
             )
         else:
-            copy = BackfillUseCase(sql_pages, container.mongo_repository, checkpoints)
+            copy = BackfillUseCase(sql_pages, container.mongo_repository, checkpoints, "tareas_to_mongo")
             sweep = BarrerReplicaUseCase(
                 MongoTareaPager(collection), sql_pages.digests_of, container.mongo_repository
             )

@@ -28,6 +28,7 @@ from uuid import UUID
 from core.domain.errors import ConflictoDeVersionError
 from core.domain.models.operations import InvalidQueryError
 from core.domain.models.reconciliation import (
+    ChunkChecksum,
     ChunkProgress,
     Drift,
     DriftKind,
@@ -109,11 +110,14 @@ class ReconciliarUseCase:
         if isinstance(chunk_size, bool) or not 1 <= chunk_size <= 100_000:
             raise InvalidQueryError("chunk_size", "must be between 1 and 100000")
         report = ReconcileReport(started_at=self._clock(), repair=repair)
-        ranges = chunk_ranges(self._source.chunk_bounds(chunk_size))
+        bounds = self._source.chunk_bounds(chunk_size)
+        ranges = chunk_ranges(bounds)
         report.chunks = len(ranges)
         candidates: list[Drift] = []
-        for done, id_range in enumerate(ranges, start=1):
-            candidates.extend(self._compare_chunk(id_range, report))
+        # Both stores are scanned once, in step, chunk by chunk.
+        in_step = zip(ranges, self._source.checksums(bounds), self._replica.checksums(bounds), strict=True)
+        for done, (id_range, sql_sum, mongo_sum) in enumerate(in_step, start=1):
+            candidates.extend(self._compare_chunk(id_range, sql_sum, mongo_sum, report))
             if progress is not None:
                 progress(ChunkProgress(done=done, total=len(ranges), drift=len(candidates)))
         report.drift, report.in_flight = self._confirm(candidates)
@@ -134,9 +138,9 @@ class ReconciliarUseCase:
         )
         return report
 
-    def _compare_chunk(self, id_range: IdRange, report: ReconcileReport) -> list[Drift]:
-        sql_sum = self._source.checksum(id_range)
-        mongo_sum = self._replica.checksum(id_range)
+    def _compare_chunk(
+        self, id_range: IdRange, sql_sum: ChunkChecksum, mongo_sum: ChunkChecksum, report: ReconcileReport
+    ) -> list[Drift]:
         report.rows_sql += sql_sum.rows
         report.rows_mongo += mongo_sum.rows
         if sql_sum == mongo_sum:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
 from core.domain.models.reconciliation import ChunkChecksum, RowDigest
@@ -31,6 +31,22 @@ def row_digest(tarea: Tarea) -> RowDigest:
     )
     payload = json.dumps(tarea_to_payload(canonical), sort_keys=True, separators=(",", ":"))
     return RowDigest(str(tarea.id), tarea.version, hashlib.sha256(payload.encode()).hexdigest())
+
+
+def chunked_checksums(tareas: Iterable[Tarea], bounds: Sequence[str]) -> Iterator[ChunkChecksum]:
+    """One checksum per chunk split at ``bounds`` (a chunk holds ids ``>=`` its lower
+    bound and ``<`` the next), from Tareas in id order; empty chunks included."""
+    index, rows, combined = 0, 0, hashlib.sha256()
+    for tarea in tareas:
+        tarea_id = str(tarea.id)
+        while index < len(bounds) and tarea_id >= bounds[index]:
+            yield ChunkChecksum(rows=rows, digest=combined.hexdigest())
+            index, rows, combined = index + 1, 0, hashlib.sha256()
+        combined.update(row_digest(tarea).digest.encode())
+        rows += 1
+    yield ChunkChecksum(rows=rows, digest=combined.hexdigest())
+    for _ in range(index, len(bounds)):
+        yield ChunkChecksum(rows=0, digest=hashlib.sha256().hexdigest())
 
 
 def chunk_checksum(tareas: Iterable[Tarea]) -> ChunkChecksum:

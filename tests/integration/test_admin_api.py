@@ -52,7 +52,7 @@ def redis(tmp_path_factory) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def values(pg_engine, pg_database, mongo_server, redis) -> dict:
+def values(pg_engine, pg_database, mongo_server, redis) -> dict[str, object]:
     return ops_settings(pg_database.url, mongo_server.url, redis.url)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 
+from core.application.reconciliar import chunk_ranges
 from core.domain.models.operations import EventQuery, EventState, OutboxEvent, OutboxEventDetail, OutboxStats
 from core.domain.models.reconciliation import (
     BackfillCheckpoint,
@@ -42,8 +43,9 @@ class InMemoryScanner(TareaScanner, TareaPager):
     def chunk_bounds(self, chunk_size: int) -> list[str]:
         return sorted(self.tareas)[chunk_size::chunk_size]
 
-    def checksum(self, id_range: IdRange) -> ChunkChecksum:
-        return chunk_checksum(self._in(id_range))
+    def checksums(self, bounds: Sequence[str]) -> Iterator[ChunkChecksum]:
+        for id_range in chunk_ranges(bounds):
+            yield chunk_checksum(self._in(id_range))
 
     def digests(self, id_range: IdRange) -> list[RowDigest]:
         return [row_digest(t) for t in self._in(id_range)]

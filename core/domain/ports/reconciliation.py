@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
 
 from core.domain.models.reconciliation import BackfillCheckpoint, ChunkChecksum, IdRange, RowDigest
 from core.domain.models.tarea import Tarea
@@ -21,8 +21,12 @@ class TareaScanner(ABC):
         """Every ``chunk_size``-th id in order: the lower bounds of chunks after the first."""
 
     @abstractmethod
-    def checksum(self, id_range: IdRange) -> ChunkChecksum:
-        """Row count and combined digest of the live Tareas in ``id_range``."""
+    def checksums(self, bounds: Sequence[str]) -> Iterator[ChunkChecksum]:
+        """Checksums of the ``len(bounds) + 1`` chunks split at ``bounds``, in order.
+
+        Computed from one ordered scan of the store and yielded chunk by chunk, so the
+        caller can compare two stores in step with bounded memory.
+        """
 
     @abstractmethod
     def digests(self, id_range: IdRange) -> list[RowDigest]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 
 from pymongo import ASCENDING
 from pymongo.collection import Collection as MongoCollection
@@ -10,7 +10,7 @@ from pymongo.collection import Collection as MongoCollection
 from core.domain.models.reconciliation import ChunkChecksum, IdRange, RowDigest
 from core.domain.models.tarea import Tarea
 from core.domain.ports.reconciliation import TareaScanner
-from infrastructure.mapping.tarea_digest import chunk_checksum, row_digest
+from infrastructure.mapping.tarea_digest import chunked_checksums, row_digest
 from infrastructure.mapping.tarea_mapping import tarea_from_document
 from infrastructure.mongo.client import MongoDocument, translate_mongo_errors
 from infrastructure.mongo.repository.tarea_repository import LIVE
@@ -38,9 +38,11 @@ class MongoTareaScanner(TareaScanner):
             ids = self._collection.find(LIVE, {"_id": 1}).sort("_id", ASCENDING)
             return [str(doc["_id"]) for n, doc in enumerate(ids) if n and n % chunk_size == 0]
 
-    def checksum(self, id_range: IdRange) -> ChunkChecksum:
+    def checksums(self, bounds: Sequence[str]) -> Iterator[ChunkChecksum]:
+        # One ordered scan: far cheaper than a range query per chunk on servers that
+        # cannot serve ``_id`` ranges from the index.
         with translate_mongo_errors():
-            return chunk_checksum(self._stream(id_range))
+            yield from chunked_checksums(self._stream(IdRange(None, None)), bounds)
 
     def digests(self, id_range: IdRange) -> list[RowDigest]:
         with translate_mongo_errors():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from core.domain.models.reconciliation import ChunkChecksum, IdRange, RowDigest
 from core.domain.models.tarea import Tarea
 from core.domain.ports.reconciliation import TareaPager, TareaScanner
-from infrastructure.mapping.tarea_digest import chunk_checksum, row_digest
+from infrastructure.mapping.tarea_digest import chunked_checksums, row_digest
 from infrastructure.mapping.tarea_mapping import tarea_from_record
 from infrastructure.sqlalchemy.engine import translate_sql_errors
 from infrastructure.sqlalchemy.schema import tareas
@@ -46,9 +46,10 @@ class SqlTareaScanner(TareaScanner, TareaPager):
         with translate_sql_errors(), self._engine.connect() as conn:
             return [str(i) for i in conn.execute(query).scalars()]
 
-    def checksum(self, id_range: IdRange) -> ChunkChecksum:
+    def checksums(self, bounds: Sequence[str]) -> Iterator[ChunkChecksum]:
+        # One SELECT: on PostgreSQL a single statement reads one consistent snapshot.
         with translate_sql_errors(), self._engine.connect() as conn:
-            return chunk_checksum(self._stream(conn, id_range))
+            yield from chunked_checksums(self._stream(conn, IdRange(None, None)), bounds)
 
     def digests(self, id_range: IdRange) -> list[RowDigest]:
         with translate_sql_errors(), self._engine.connect() as conn:

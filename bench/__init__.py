@@ -1,0 +1,1 @@
+"""Benchmarks of the dual write: ``python -m bench [--quick]`` (not part of the tests)."""

@@ -1,0 +1,127 @@
+"""POST /tareas latency and throughput at a fixed concurrency, one API process per mode."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from bench.environment import BenchEnvironment
+from bench.progress import say
+from bench.stats import latency_summary_ms
+from infrastructure.sqlalchemy.engine import create_sql_engine, migrate
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    orm: str
+    dual_mode: str = "queued"
+    linger_ms: float = 0.0
+
+    def label(self, delay_ms: float) -> str:
+        return self.name if self.orm == "sqlalchemy" else f"{self.name} @{delay_ms:g}ms"
+
+
+SQL_ONLY = Mode("sql-only", "sqlalchemy")
+THREADPOOL = Mode("threadpool", "dual", "threadpool")
+QUEUED = Mode("queued", "dual", "queued")
+# The batching publisher (DUALWRITE_PUBLISH_LINGER_MS), as docker-compose.yml runs it.
+LINGER_MS = 20.0
+QUEUED_BATCHING = Mode("queued+batching", "dual", "queued", LINGER_MS)
+
+
+def post_load(base_url: str, requests: int, concurrency: int) -> dict[str, Any]:
+    """``requests`` POSTs from ``concurrency`` threads, each with a keep-alive client."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    remaining = [requests]
+
+    def take() -> bool:
+        with lock:
+            if remaining[0] <= 0:
+                return False
+            remaining[0] -= 1
+            return True
+
+    def client_loop() -> None:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            while take():
+                body = {"titulo": f"bench {uuid.uuid4().hex[:8]}", "descripcion": "benchmark write"}
+                started = time.perf_counter()
+                try:
+                    response = client.post("/tareas", json=body)
+                    ok = response.status_code == 201
+                    detail = f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    ok, detail = False, type(exc).__name__
+                took = time.perf_counter() - started
+                with lock:
+                    if ok:
+                        latencies.append(took)
+                    else:
+                        errors.append(detail)
+
+    threads = [threading.Thread(target=client_loop) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {
+        **latency_summary_ms(latencies),
+        "throughput_rps": round(len(latencies) / wall, 1),
+        "requests": requests,
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors))[:5],
+    }
+
+
+def truncate(database_url: str) -> None:
+    engine = create_sql_engine(database_url)
+    migrate(engine)
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("TRUNCATE tareas, outbox, outbox_attempts RESTART IDENTITY CASCADE"))
+        else:
+            for table in ("outbox_attempts", "outbox", "tareas"):
+                conn.execute(sa.text(f"DELETE FROM {table}"))
+    engine.dispose()
+
+
+def run_post_benchmarks(
+    env: BenchEnvironment, delays_ms: list[float], requests: int, concurrency: int, warmup: int
+) -> list[dict[str, Any]]:
+    """SQL-only once (it never touches MongoDB), then threadpool and queued per delay.
+
+    The replication worker is not running: this measures what a request costs the API,
+    and the queue simply accumulates (the drain and lag benchmarks measure the worker).
+    """
+    cases = [(SQL_ONLY, 0.0)] + [
+        (mode, d) for d in delays_ms for mode in (THREADPOOL, QUEUED, QUEUED_BATCHING)
+    ]
+    results = []
+    for mode, delay in cases:
+        label = mode.label(delay)
+        truncate(env.database_url)
+        app_env = env.app_env(orm=mode.orm, mode=mode.dual_mode, delay_ms=delay, linger_ms=mode.linger_ms)
+        child, base_url = env.start_api(label.replace(" @", "-"), app_env)
+        try:
+            say(f"POST {label}: warm-up {warmup}, then {requests} requests at concurrency {concurrency}")
+            post_load(base_url, warmup, concurrency)
+            measured = post_load(base_url, requests, concurrency)
+        finally:
+            child.stop()
+        say(
+            f"POST {label}: p50 {measured['p50_ms']} ms, p95 {measured['p95_ms']} ms, "
+            f"p99 {measured['p99_ms']} ms, {measured['throughput_rps']} req/s, {measured['errors']} errors"
+        )
+        results.append({"mode": mode.name, "mongo_delay_ms": delay, "label": label, **measured})
+    return results

@@ -7,12 +7,14 @@ and content, and only chunks whose checksums differ are read row by row.
 Repair never writes MongoDB directly. It records replication events through the
 outbox and publishes them, so fixes travel the normal, version-guarded path:
 
-* ``missing`` / ``stale``: an upsert of the current SQL row. When the replica already
-  holds the same or a higher version (same version with other content, or a version
-  bumped by hand), the version guard would ignore that upsert, so the SQL row is saved
-  again with its version bumped past the replica's (content unchanged), in one
-  transaction with its event. The bump is an ordinary guarded write: a concurrent
-  update wins and the Tarea is reported as skipped (its own event fixes the replica).
+* ``missing`` / ``stale``: an upsert of the current SQL row. The replica lets an event
+  replace a document of the same version (events carry SQL's committed state), so
+  this also fixes same-version content drift. When the replica holds a *higher*
+  version (raised by hand, or a tombstone above a live row), the guard would ignore
+  that upsert, so the SQL row is saved again with its version bumped past the
+  replica's (content unchanged), in one transaction with its event. The bump is an
+  ordinary guarded write: a concurrent update wins and the Tarea is reported as
+  skipped (its own event fixes the replica).
 * ``extra``: a delete event with the replica's version + 1, which leaves a tombstone.
 """
 
@@ -182,7 +184,7 @@ class ReconciliarUseCase:
                 to_record.append(ReplicationEvent.delete(tarea_id, version, self._clock()))
             elif current is None:  # deleted since the scan: its delete event fixes the replica
                 report.repair_skipped.append(drift.tarea_id)
-            elif replica_version is None or current.version > replica_version:
+            elif replica_version is None or current.version >= replica_version:
                 to_record.append(ReplicationEvent.upsert(current, created_at=self._clock()))
             else:
                 bumped = dataclasses.replace(current, version=replica_version + 1)

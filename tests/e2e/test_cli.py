@@ -149,7 +149,7 @@ def test_backfill_copies_and_resumes(container, env):
     again = invoke("backfill")
     assert again.exit_code == 0 and "copied 0 row(s)" in again.stdout
     restarted = json.loads(invoke("backfill", "--restart", "--json").stdout)
-    assert (restarted["copied"], restarted["skipped_as_newer"]) == (30, 30)
+    assert (restarted["copied"], restarted["resumed_from"], restarted["total_copied"]) == (30, None, 30)
 
 
 def test_unreachable_store_exits_3_without_traceback(monkeypatch, tmp_path):

@@ -116,10 +116,10 @@ def test_injected_drift_is_found_exactly_and_repaired_through_the_outbox(contain
     assert replicate_pending(container) == 6
     after = container.reconciliar().execute(chunk_size=7)
     assert after.drift == [] and after.in_flight == []
-    # Same-version and replica-ahead fixes bumped the SQL version past the replica's,
-    # content unchanged; everything else kept its version.
+    # Replica-ahead fixes bumped the SQL version past the replica's, content unchanged;
+    # everything else (same-version drift included) kept its SQL row as it was.
     sql = {str(t.id): t for t in container.sql_repository.list(limit=100)}
-    assert sql[altered].version == 2 and sql[altered].titulo == tareas[1].titulo
+    assert sql[altered] == tareas[1]
     assert sql[bumped].version == 7 and sql[bumped] == dataclasses.replace(tareas[2], version=7)
     assert sql[buried].version == tareas[4].version + 4
     assert sql[behind] == newer

@@ -194,18 +194,25 @@ def reconcile_parts(
     return use_case, outbox, writer, replica, publisher
 
 
-def test_repair_bumps_the_sql_version_when_the_replica_holds_the_same_one():
-    tarea = Tarea.crear("original")
-    tampered = dataclasses.replace(tarea, titulo="tampered")
-    use_case, outbox, writer, _, publisher = reconcile_parts([tarea], [tampered])
+def test_repair_bumps_the_sql_version_only_when_the_replica_is_ahead():
+    same, ahead = Tarea.crear("same version"), Tarea.crear("replica ahead")
+    tampered = dataclasses.replace(same, titulo="tampered")
+    raised = dataclasses.replace(ahead, version=4)
+    use_case, outbox, writer, _, publisher = reconcile_parts([same, ahead], [tampered, raised])
 
     report = use_case.execute(chunk_size=10, repair=True)
 
-    assert [(d.kind, d.sql_version, d.mongo_version) for d in report.drift] == [(DriftKind.STALE, 1, 1)]
-    stored = writer.get(tarea.id)
-    assert stored == dataclasses.replace(tarea, version=2)  # content unchanged, version past the replica's
-    (event,) = outbox.load(publisher.published_ids)
-    assert (event.version, event.tarea) == (2, stored)
+    assert {(d.tarea_id, d.sql_version, d.mongo_version) for d in report.drift} == {
+        (str(same.id), 1, 1),
+        (str(ahead.id), 1, 4),
+    }
+    # Same version: the replica accepts an equal-version event, so SQL stays as it is.
+    assert writer.get(same.id) == same
+    # Replica ahead: content unchanged, version moved past the replica's.
+    assert writer.get(ahead.id) == dataclasses.replace(ahead, version=5)
+    events = {e.tarea_id: e for e in outbox.load(publisher.published_ids)}
+    assert (events[same.id].version, events[same.id].tarea) == (1, same)
+    assert (events[ahead.id].version, events[ahead.id].tarea) == (5, writer.get(ahead.id))
 
 
 def test_repair_upserts_missing_rows_and_deletes_extra_documents_past_their_version():

@@ -68,7 +68,10 @@ def register_tasks(app: Celery, settings: Settings) -> None:
             repair=container.settings.reconcile_repair if repair is None else repair,
         )
         summary = reconcile_json(report)
-        summary.pop("documents")  # counts only: a task result is no place for id lists
+        # Counts only: a task result is no place for id lists.
+        summary.pop("documents")
+        summary["in_flight"] = len(report.in_flight)
+        summary["repair_skipped"] = len(report.repair_skipped)
         return summary
 
     if settings.reconcile_interval_seconds > 0:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from pymongo import ASCENDING, MongoClient, ReplaceOne
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from core.domain.errors import ConflictoDeVersionError
 from core.domain.models.replication import ApplyResult, Operation, ReplicationEvent
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 COLLECTION = "tareas"
 DUPLICATE_KEY = 11000
+INDEX_RETRY_SECONDS = 30.0
 LIVE: MongoDocument = {"deleted": {"$ne": True}}
 
 
@@ -77,6 +79,7 @@ class MongoTareaRepository(TareaRepository, ReplicaWriter):
         self._collection: Collection[MongoDocument] = client[database or "dualwrite"][COLLECTION]
         self._indexes_ready = False
         self._indexes_lock = threading.Lock()
+        self._indexes_retry_at = 0.0
 
     @property
     def collection(self) -> Collection[MongoDocument]:
@@ -87,14 +90,26 @@ class MongoTareaRepository(TareaRepository, ReplicaWriter):
             self._client.admin.command("ping")
 
     def _ensure_indexes(self) -> None:
-        # Lazily, so that building the repository never needs MongoDB to be up.
-        if self._indexes_ready:
+        """Create the indexes once, lazily, so building the repository never needs MongoDB.
+
+        Indexes only make reads fast; no write depends on them. So while MongoDB is down
+        this neither raises nor makes callers queue behind one thread's timeout: one
+        thread tries at a time, others go on, and a failure waits a while before retrying.
+        """
+        if self._indexes_ready or time.monotonic() < self._indexes_retry_at:
             return
-        with self._indexes_lock, translate_mongo_errors():
+        if not self._indexes_lock.acquire(blocking=False):
+            return
+        try:
             if not self._indexes_ready:
                 self._collection.create_index([("created_at", ASCENDING), ("_id", ASCENDING)])
                 self._collection.create_index([("estado", ASCENDING), ("created_at", ASCENDING)])
                 self._indexes_ready = True
+        except PyMongoError as exc:
+            self._indexes_retry_at = time.monotonic() + INDEX_RETRY_SECONDS
+            logger.debug("Index creation deferred: %s", exc)
+        finally:
+            self._indexes_lock.release()
 
     # -- TareaRepository -------------------------------------------------------------
     def save(self, tarea: Tarea) -> Tarea:

@@ -37,11 +37,15 @@ MAX_EVENT_ID = 2**63 - 1
 
 
 def reject_unknown_params(request: Request) -> None:
-    """Unknown query parameters (``status[$ne]=dead``, typos) are errors, not ignored."""
+    """Unknown (``status[$ne]=dead``, typos) or repeated query parameters are errors,
+    not silently ignored or overridden."""
     allowed = FILTER_PARAMS | {"confirm"}
     unknown = sorted(set(request.query_params.keys()) - allowed)
     if unknown:
         raise InvalidQueryError(unknown[0], f"unknown query parameter; allowed: {', '.join(sorted(allowed))}")
+    repeated = sorted(k for k in set(request.query_params.keys()) if len(request.query_params.getlist(k)) > 1)
+    if repeated:
+        raise InvalidQueryError(repeated[0], "given more than once")
 
 
 router = APIRouter(

@@ -254,6 +254,8 @@ def test_read_your_write_with_min_version(stack: StagedStack) -> None:
                 assert asked.headers["X-Read-Source"] == "sql, min_version"
             satisfied = http.get(f"/tareas/{created['id']}", params={"min_version": 1})
             assert satisfied.headers["X-Read-Source"] == "mongo"
+            assert http.get("/tareas").headers["X-Read-Source"] == "mongo"
+            assert "X-Read-Source" not in http.post("/tareas", json={"titulo": "otra"}).headers
 
             apply_pending(container)
             time.sleep(0.4)  # the lag figure is cached for the stage cache TTL

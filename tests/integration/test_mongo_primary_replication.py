@@ -34,6 +34,12 @@ def clean_pg(pg_engine):
     return pg_engine
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def sql_engine(request: pytest.FixtureRequest):
+    """Both SQL dialects: the tombstone upsert is dialect-specific."""
+    return request.getfixturevalue("clean_pg" if request.param == "postgresql" else "sqlite_engine")
+
+
 class FixedStates(MongoStateReader):
     """MongoDB's answer frozen in time: a late worker that read an old document."""
 
@@ -50,7 +56,8 @@ def pending_rows(engine) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def test_sql_replica_applies_mongos_current_state_and_never_resurrects(clean_pg, mongo_repo) -> None:
+def test_sql_replica_applies_mongos_current_state_and_never_resurrects(sql_engine, mongo_repo) -> None:
+    clean_pg = sql_engine
     sql = SqlAlchemyTareaRepository(clean_pg)
     replica = SqlReplicaWriter(clean_pg, MongoStateReader(mongo_repo.collection))
     v1 = mongo_repo.save(Tarea.crear("uno"))

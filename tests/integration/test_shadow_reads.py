@@ -5,6 +5,7 @@ gets SQL's answer."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,9 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from core.domain.models.migration_stage import MigrationStage
+from core.domain.models.shadow_read import FieldDifference, ShadowMismatch
+from core.domain.models.tarea import utc_now
+from infrastructure.migration.shadow import SqlShadowRecorder
 from tests.support.migration_stack import ADMIN, StagedStack
 from tests.support.services import MongoServer, wait_for
 
@@ -101,3 +105,13 @@ def test_replication_lag_is_stale_not_a_mismatch_and_only_shadow_compares(
     client.get(f"/tareas/{created['id']}")
     time.sleep(0.3)  # a comparison, if one were scheduled, would have run by now
     assert sum(shadow_count(r) for r in ("match", "mismatch", "stale", "error")) == compared
+
+
+def test_only_the_last_mismatch_samples_are_kept(sqlite_engine) -> None:
+    recorder = SqlShadowRecorder(sqlite_engine, keep_last=3)
+    ids = [uuid.uuid4() for _ in range(5)]
+    for tarea_id in ids:
+        recorder.keep(ShadowMismatch(tarea_id, (FieldDifference("titulo", "a", "b"),), utc_now()))
+    kept = recorder.recent(10)
+    assert [m.tarea_id for m in kept] == list(reversed(ids[-3:]))
+    assert kept[0].differences == (FieldDifference("titulo", "a", "b"),)

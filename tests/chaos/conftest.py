@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -12,9 +11,6 @@ import pytest
 
 from tests.chaos.figures import ScenarioFigures, append_figures, markdown_table
 from tests.chaos.harness import ChaosStack
-
-# Multiplies every load and fault duration; CI runs the default (a few minutes in all).
-SCALE = float(os.environ.get("DUALWRITE_CHAOS_SCALE", "1"))
 
 _recorded: list[ScenarioFigures] = []
 _results_path: list[Path] = []

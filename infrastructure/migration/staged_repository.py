@@ -9,7 +9,6 @@ from uuid import UUID
 
 from core.domain.models.migration_stage import MigrationStage, StagePlan, Store
 from core.domain.models.tarea import EstadoTarea, Tarea
-from core.domain.ports.authoritative_reader import AuthoritativeReader
 from core.domain.ports.tarea_repository import TareaRepository
 from infrastructure.migration.metrics import READS_BY_SOURCE
 from infrastructure.migration.read_context import ReadContext, current_read_context
@@ -21,7 +20,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class StagedTareaRepository(TareaRepository, AuthoritativeReader):
+class StagedTareaRepository(TareaRepository):
     """Delegates each call according to the stage in force *at that call*, so an
     operator's stage change reaches running processes without a restart.
 
@@ -101,11 +100,6 @@ class StagedTareaRepository(TareaRepository, AuthoritativeReader):
     def count(self, *, estado: EstadoTarea | None = None) -> int:
         return self._read_reported("count", lambda repo: repo.count(estado=estado))
 
-    def get_authoritative(self, tarea_id: UUID) -> Tarea | None:
-        store = self._plan(self._stage()).authoritative
-        self._report(store, False)
-        return self._stores(store).get(tarea_id)
-
     # -- helpers ---------------------------------------------------------------------
     def _plan(self, stage: MigrationStage | None) -> StagePlan:
         return self._legacy_plan if stage is None else stage.plan
@@ -144,7 +138,11 @@ class StagedTareaRepository(TareaRepository, AuthoritativeReader):
             READ_FALLBACKS.labels(operation, "error").inc()
             return result, other, True
         if result is None and fall_back_on_miss and maintained:
-            fallback_result = read(self._stores(other))
+            try:
+                fallback_result = read(self._stores(other))
+            except Exception as exc:  # the first store's miss stands
+                logger.warning(f"⚠️ Fallback read from {other} failed", extra={"error": repr(exc)})
+                return result, plan.read, False
             if fallback_result is not None:
                 READ_FALLBACKS.labels(operation, "miss").inc()
                 return fallback_result, other, True

@@ -81,6 +81,10 @@ def test_without_a_stage_reads_follow_the_configuration_and_the_seeds_fallback_o
     with read_context() as context:
         assert h.repo.count() == 0
     assert context.header_value() == "mongo"
+    h.sql.down = True  # a miss, then a failing fallback: the miss stands, as in the seed
+    with read_context() as context:
+        assert h.repo.get(Tarea.crear("ninguna").id) is None
+    assert context.header_value() == "mongo"
 
 
 def test_the_stage_is_read_on_every_call() -> None:

@@ -18,9 +18,12 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/dualwrite run
 
+# Two runs: everything but the chaos scenarios on two pytest workers, then the chaos
+# scenarios alone, since they time recovery and must not compete for the two cores.
 test: install
 	bash scripts/ensure-services.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not chaos" -n 2 --dist loadfile
+	$(BIN)/pytest -m chaos
 
 lint: install
 	$(BIN)/ruff check .

@@ -143,7 +143,7 @@ def _prepare_stores(settings: Settings) -> bool:
     try:
         _ = container.engine
         if uses_mongo:
-            container.mongo_repository.ping()
+            container.mongo_repository.ensure_indexes()
     finally:
         container.close()
     return embedded and not was_running

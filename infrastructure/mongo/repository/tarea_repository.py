@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 COLLECTION = "tareas"
 DUPLICATE_KEY = 11000
 INDEX_RETRY_SECONDS = 30.0
+COLLECTION_WAIT_SECONDS = 1.0
 LIVE: MongoDocument = {"deleted": {"$ne": True}}
 
 
@@ -89,22 +90,38 @@ class MongoTareaRepository(TareaRepository, ReplicaWriter):
         with translate_mongo_errors():
             self._client.admin.command("ping")
 
-    def _ensure_indexes(self) -> None:
-        """Create the indexes once, lazily, so building the repository never needs MongoDB.
+    def ensure_indexes(self) -> None:
+        """Create the collection's indexes now (provisioning: ``dualwrite migrate``);
+        raise :class:`StoreUnavailableError` when MongoDB cannot be reached."""
+        with self._indexes_lock, translate_mongo_errors():
+            self._create_indexes()
 
-        Indexes only make reads fast; no write depends on them. So while MongoDB is down
-        this neither raises nor makes callers queue behind one thread's timeout: one
-        thread tries at a time, others go on, and a failure waits a while before retrying.
+    def _create_indexes(self) -> None:
+        self._collection.create_index([("created_at", ASCENDING), ("_id", ASCENDING)])
+        self._collection.create_index([("estado", ASCENDING), ("created_at", ASCENDING)])
+        self._indexes_ready = True
+
+    def _ensure_indexes(self) -> None:
+        """Create the indexes lazily, once, so building the repository never needs MongoDB.
+
+        Indexes only make reads fast; no write depends on them. So this never raises, and
+        while MongoDB is down one thread tries at a time while the others go on, with a
+        pause between failed tries. It only indexes a collection that already exists:
+        the embedded server can deadlock when a collection is created by an index build
+        (or ``create``) while a write creates it too, and the first write creates it.
         """
         if self._indexes_ready or time.monotonic() < self._indexes_retry_at:
             return
         if not self._indexes_lock.acquire(blocking=False):
             return
         try:
-            if not self._indexes_ready:
-                self._collection.create_index([("created_at", ASCENDING), ("_id", ASCENDING)])
-                self._collection.create_index([("estado", ASCENDING), ("created_at", ASCENDING)])
-                self._indexes_ready = True
+            if self._indexes_ready:
+                return
+            database = self._collection.database
+            if self._collection.name not in database.list_collection_names():
+                self._indexes_retry_at = time.monotonic() + COLLECTION_WAIT_SECONDS
+                return
+            self._create_indexes()
         except PyMongoError as exc:
             self._indexes_retry_at = time.monotonic() + INDEX_RETRY_SECONDS
             logger.debug("Index creation deferred: %s", exc)

@@ -61,8 +61,10 @@ def obtener(tarea_id: UUID, container: ContainerDep, response: Response) -> Tare
     return _etag(response, TareaOut.of(container.obtener_tarea().execute(tarea_id)))
 
 
-@router.put("/{tarea_id}", response_model=TareaOut, responses=ERRORS)
-def reemplazar(tarea_id: UUID, body: TareaReplace, container: ContainerDep, response: Response) -> TareaOut:
+def _actualizar(
+    tarea_id: UUID, body: TareaReplace | TareaPatch, container: Container, response: Response
+) -> TareaOut:
+    """PUT and PATCH differ only in which fields the body requires."""
     command = ActualizarTareaCommand(
         tarea_id=tarea_id,
         titulo=body.titulo,
@@ -71,18 +73,16 @@ def reemplazar(tarea_id: UUID, body: TareaReplace, container: ContainerDep, resp
         expected_version=body.expected_version,
     )
     return _etag(response, TareaOut.of(container.actualizar_tarea().execute(command)))
+
+
+@router.put("/{tarea_id}", response_model=TareaOut, responses=ERRORS)
+def reemplazar(tarea_id: UUID, body: TareaReplace, container: ContainerDep, response: Response) -> TareaOut:
+    return _actualizar(tarea_id, body, container, response)
 
 
 @router.patch("/{tarea_id}", response_model=TareaOut, responses=ERRORS)
 def modificar(tarea_id: UUID, body: TareaPatch, container: ContainerDep, response: Response) -> TareaOut:
-    command = ActualizarTareaCommand(
-        tarea_id=tarea_id,
-        titulo=body.titulo,
-        descripcion=body.descripcion,
-        estado=body.estado,
-        expected_version=body.expected_version,
-    )
-    return _etag(response, TareaOut.of(container.actualizar_tarea().execute(command)))
+    return _actualizar(tarea_id, body, container, response)
 
 
 @router.delete("/{tarea_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)

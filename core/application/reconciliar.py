@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from uuid import UUID
 
+from core.application.publicar_eventos import publish_in_batches
 from core.domain.errors import ConflictoDeVersionError
 from core.domain.models.operations import InvalidQueryError
 from core.domain.models.reconciliation import (
@@ -200,12 +201,6 @@ class ReconciliarUseCase:
 
     def _publish(self, event_ids: list[int]) -> None:
         """Hand repair events to the queue; if it is down, the relay sends them later."""
-        for start in range(0, len(event_ids), PUBLISH_BATCH):
-            batch = event_ids[start : start + PUBLISH_BATCH]
-            try:
-                self._publisher.publish(batch)
-            except Exception as exc:
-                self._outbox.release(batch)
-                logger.warning(
-                    "⚠️ Repair events left to the relay", extra={"count": len(batch), "error": repr(exc)}
-                )
+        publish_in_batches(
+            self._outbox, self._publisher, event_ids, PUBLISH_BATCH, "Repair events queued in the outbox"
+        )

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
+from core.application.publicar_eventos import publish_in_batches
 from core.domain.ports.replication import EventPublisher, Outbox
-
-logger = logging.getLogger(__name__)
 
 
 class ReplayEventsUseCase:
@@ -25,14 +23,5 @@ class ReplayEventsUseCase:
     def execute(self, event_ids: Sequence[int], batch_size: int = 500) -> list[int]:
         """Return the ids that were dead and are now queued again."""
         moved = self._outbox.requeue(event_ids)
-        for start in range(0, len(moved), batch_size):
-            batch = moved[start : start + batch_size]
-            try:
-                self._publisher.publish(batch)
-            except Exception as exc:
-                self._outbox.release(batch)
-                logger.warning(
-                    "⚠️ Replay queued in the outbox; the relay will send it",
-                    extra={"count": len(batch), "error": repr(exc)},
-                )
+        publish_in_batches(self._outbox, self._publisher, moved, batch_size, "Replay queued in the outbox")
         return moved

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
+from core.application.publicar_eventos import publish_or_release
 from core.domain.ports.replication import EventPublisher, Outbox
-
-logger = logging.getLogger(__name__)
 
 
 class RelayOutboxUseCase:
@@ -29,13 +26,7 @@ class RelayOutboxUseCase:
             ids = self._outbox.claim_for_dispatch(batch_size)
             if not ids:
                 break
-            try:
-                self._publisher.publish(ids)
-            except Exception as exc:
-                self._outbox.release(ids)
-                logger.warning(
-                    "⚠️ Relay could not publish; will retry", extra={"count": len(ids), "error": repr(exc)}
-                )
+            if not publish_or_release(self._outbox, self._publisher, ids, "Relay could not publish"):
                 break
             published += len(ids)
             if len(ids) < batch_size:

@@ -39,6 +39,9 @@ def event_from_row(row: Mapping[Any, Any]) -> ReplicationEvent:
     )
 
 
+_INSERT_EVENT = outbox.insert().returning(outbox.c.id)
+
+
 def insert_events(
     conn: Connection, events: Sequence[ReplicationEvent], *, dispatched: bool
 ) -> list[ReplicationEvent]:
@@ -51,23 +54,24 @@ def insert_events(
     now = utc_now()
     recorded = []
     for event in events:
+        # One statement object with bound parameters: compiled once and cached, where
+        # ``.values(...)`` would build and compile a new statement on every write.
         result = conn.execute(
-            outbox.insert().values(
-                operation=event.operation.value,
-                tarea_id=str(event.tarea_id),
-                version=event.version,
-                payload=tarea_to_payload(event.tarea) if event.tarea is not None else None,
-                status=EventStatus.PENDING.value,
-                attempts=0,
-                created_at=event.created_at,
-                updated_at=now,
-                dispatched_at=now if dispatched else None,
-                target=event.target.value,
-            )
+            _INSERT_EVENT,
+            {
+                "operation": event.operation.value,
+                "tarea_id": str(event.tarea_id),
+                "version": event.version,
+                "payload": tarea_to_payload(event.tarea) if event.tarea is not None else None,
+                "status": EventStatus.PENDING.value,
+                "attempts": 0,
+                "created_at": event.created_at,
+                "updated_at": now,
+                "dispatched_at": now if dispatched else None,
+                "target": event.target.value,
+            },
         )
-        primary_key = result.inserted_primary_key
-        assert primary_key is not None
-        event_id = int(primary_key[0])
+        event_id = int(result.scalar_one())
         recorded.append(dataclasses.replace(event, event_id=event_id))
     return recorded
 

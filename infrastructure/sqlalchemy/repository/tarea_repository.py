@@ -30,6 +30,9 @@ def _default_engine() -> Engine:
     return engine
 
 
+_INSERT_TAREA = tareas.insert()
+
+
 class SqlAlchemyTareaRepository(TareaRepository, OutboxWriter):
     """Stores Tareas in SQLite or PostgreSQL.
 
@@ -100,7 +103,7 @@ class SqlAlchemyTareaRepository(TareaRepository, OutboxWriter):
         if tarea.version == 1:
             # A new Tarea: one INSERT; a duplicate id means someone stored it first.
             try:
-                conn.execute(tareas.insert().values(record))
+                conn.execute(_INSERT_TAREA, record)
             except IntegrityError as exc:
                 raise ConflictoDeVersionError(tarea.id, 0, None) from exc
             return
@@ -118,7 +121,7 @@ class SqlAlchemyTareaRepository(TareaRepository, OutboxWriter):
             raise ConflictoDeVersionError(tarea.id, tarea.version - 1, current)
         # A later version of a Tarea this store never had (a store that missed writes).
         try:
-            conn.execute(tareas.insert().values(record))
+            conn.execute(_INSERT_TAREA, record)
         except IntegrityError as exc:  # a concurrent insert of the same id won
             raise ConflictoDeVersionError(tarea.id, tarea.version - 1, None) from exc
 

@@ -43,7 +43,7 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         final = self.request.retries >= (self.max_retries or 0)
         outcome = get_container().aplicar_replicacion().execute(ids, final_attempt=final)
         logger.info(
-            "✓ Operación MongoDB completada",
+            "✓ Replicación aplicada",
             extra={
                 "event_ids": ids[:20],
                 "applied": outcome.applied,

@@ -72,4 +72,6 @@ class ReplicaWriter(ABC):
 
     @abstractmethod
     def apply(self, events: Sequence[ReplicationEvent]) -> ApplyResult:
-        """Apply every event whose version is newer than what the replica holds."""
+        """Apply every event whose version is the same as or newer than what the replica
+        holds (an event carries the authoritative store's committed state, so an equal
+        version rewrites it); older events are counted as stale and change nothing."""

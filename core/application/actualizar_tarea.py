@@ -33,7 +33,7 @@ class ActualizarTareaUseCase:
         self._repository = repository
 
     def execute(self, command: ActualizarTareaCommand) -> Tarea:
-        current = self._repository.get(command.tarea_id)
+        current = self._repository.get_for_update(command.tarea_id)
         if current is None:
             raise TareaNoEncontradaError(command.tarea_id)
         if command.expected_version is not None and command.expected_version != current.version:

@@ -77,6 +77,12 @@ class StagedTareaRepository(TareaRepository):
         return self._writer(tarea_id).eliminar(tarea_id)
 
     # -- reads -----------------------------------------------------------------------
+    def get_for_update(self, tarea_id: UUID) -> Tarea | None:
+        """The current stage's writer decides which copy a change is checked against."""
+        stage = self._stage()
+        writer = self._legacy() if stage is None else self._writers(stage)
+        return writer.get_for_update(tarea_id)
+
     def get(self, tarea_id: UUID) -> Tarea | None:
         stage = self._stage()
         plan = self._plan(stage)

@@ -25,6 +25,15 @@ class TareaRepository(ABC):
     def get(self, tarea_id: UUID) -> Tarea | None:
         """Return the Tarea with that id, or ``None`` when there is none."""
 
+    def get_for_update(self, tarea_id: UUID) -> Tarea | None:
+        """Return the copy a change is checked against: the authoritative store's.
+
+        Unlike ``get`` this never falls back to a replica, which may lag: an update
+        checked against a stale copy would answer a false version conflict. A store
+        that is its own authority reads as ``get``.
+        """
+        return self.get(tarea_id)
+
     @abstractmethod
     def list(self, *, estado: EstadoTarea | None = None, limit: int = 100, offset: int = 0) -> list[Tarea]:
         """Return Tareas ordered by creation time (then id), optionally of one ``estado``."""

@@ -222,6 +222,11 @@ class DualTareaRepository(TareaRepository):
         return tarea.version if tarea is not None else None
 
     # -- reads -----------------------------------------------------------------------
+    def get_for_update(self, tarea_id: UUID) -> Tarea | None:
+        """SQL's copy: SQL is written first in both modes; a failure there is an error
+        to report (503), never a reason to check a change against MongoDB's copy."""
+        return self._sql_repo.get_for_update(tarea_id)
+
     def _ordered(self) -> tuple[tuple[str, TareaRepository], tuple[str, TareaRepository]]:
         sql, mongo = ("sql", self._sql_repo), ("mongo", self._mongo_repo)
         return (sql, mongo) if self._primary is PrimaryStore.SQL else (mongo, sql)

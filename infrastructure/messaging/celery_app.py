@@ -29,6 +29,9 @@ def broker_options(settings: Settings) -> dict[str, Any]:
             # Broadcasts (worker pings, remote control) also go through files; the
             # transport's default would be a "control" folder in the working directory.
             "control_folder": str(folder / "control"),
+            # The file transport polls; the default second would add up to a second to
+            # every replication and make a 1 s worker ping miss its answers.
+            "polling_interval": 0.1,
         }
     # Redis: an unacknowledged message (acks_late) comes back after visibility_timeout.
     # Retries wait in the worker as ETA messages, so the timeout must exceed the longest

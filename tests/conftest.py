@@ -11,6 +11,7 @@ from pymongo import MongoClient
 
 from infrastructure.container import reset_container
 from infrastructure.mongo.client import create_mongo_client
+from infrastructure.mongo.embedded_server import STATE_FILE, stop_embedded_server
 from infrastructure.mongo.repository.tarea_repository import MongoTareaRepository
 from infrastructure.sqlalchemy.engine import create_sql_engine, migrate
 from infrastructure.sqlalchemy.repository.tarea_repository import SqlAlchemyTareaRepository
@@ -26,6 +27,18 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     reset_container()
     yield
     reset_container()
+    # A test that reached the embedded default started a server of its own: stop it.
+    for state in tmp_path.rglob(STATE_FILE):
+        stop_embedded_server(state.parent)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_embedded_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session, stop every embedded server a test left running
+    (one reached the embedded default through a container the test did not close)."""
+    yield
+    for state in tmp_path_factory.getbasetemp().rglob(STATE_FILE):
+        stop_embedded_server(state.parent)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import error_response
+
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -48,4 +50,4 @@ class BodySizeLimit:
         return f"body must be at most {self.max_bytes} bytes"
 
     def _too_large(self) -> JSONResponse:
-        return JSONResponse(status_code=413, content={"error": "payload_too_large", "detail": self._detail()})
+        return error_response(413, "payload_too_large", self._detail())

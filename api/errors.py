@@ -20,27 +20,30 @@ from core.domain.errors import (
 logger = logging.getLogger(__name__)
 
 
-def _error(status: int, error: str, detail: object) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": error, "detail": detail})
+def error_response(
+    status: int, error: str, detail: object, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The one shape of every error answer: ``{"error": ..., "detail": ...}``."""
+    return JSONResponse(status_code=status, content={"error": error, "detail": detail}, headers=headers)
 
 
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TareaInvalidaError)
-    return _error(422, "invalid_tarea", [{"loc": ["body", exc.field], "msg": exc.message}])
+    return error_response(422, "invalid_tarea", [{"loc": ["body", exc.field], "msg": exc.message}])
 
 
 async def _not_found(_: Request, exc: Exception) -> JSONResponse:
-    return _error(404, "not_found", str(exc))
+    return error_response(404, "not_found", str(exc))
 
 
 async def _conflict(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ConflictoDeVersionError)
-    return _error(409, "version_conflict", str(exc))
+    return error_response(409, "version_conflict", str(exc))
 
 
 async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
     logger.warning("Store unavailable: %s", exc)
-    response = _error(503, "store_unavailable", str(exc))
+    response = error_response(503, "store_unavailable", str(exc))
     response.headers["Retry-After"] = "1"
     return response
 
@@ -49,7 +52,7 @@ async def _request_invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # The offending input is not echoed back: it may be large, and the client has it.
     detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-    return _error(422, "invalid_request", detail)
+    return error_response(422, "invalid_request", detail)
 
 
 HTTP_ERROR_NAMES = {
@@ -66,14 +69,14 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     same ``{"error", "detail"}`` shape as ours."""
     assert isinstance(exc, HTTPException)
     error = "http_error" if exc.status_code >= 500 else "bad_request"
-    response = _error(exc.status_code, HTTP_ERROR_NAMES.get(exc.status_code, error), exc.detail)
+    response = error_response(exc.status_code, HTTP_ERROR_NAMES.get(exc.status_code, error), exc.detail)
     response.headers.update(exc.headers or {})
     return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("Unexpected error on %s %s", request.method, request.url.path)
-    return _error(500, "internal_error", "unexpected error; see the server log")
+    return error_response(500, "internal_error", "unexpected error; see the server log")
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -13,11 +13,11 @@
 from __future__ import annotations
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from api.dependencies import get_app_container
+from api.errors import error_response
 from infrastructure.migration.read_context import read_context
 
 READ_PATH_PREFIX = "/tareas"
@@ -47,13 +47,8 @@ class ReadMetadataMiddleware(BaseHTTPMiddleware):
         try:
             min_version = requested_min_version(request)
         except InvalidMinVersionError as exc:
-            return JSONResponse(
-                status_code=422,
-                content={
-                    "error": "invalid_min_version",
-                    "detail": f"min_version must be a positive integer, not {str(exc)!r}",
-                },
-            )
+            detail = f"min_version must be a positive integer, not {str(exc)!r}"
+            return error_response(422, "invalid_min_version", detail)
         with read_context(min_version) as context:
             response = await call_next(request)
         source = context.header_value()

@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.dependencies import get_app_container
+from api.errors import error_response
 from infrastructure.container import Container
 
 logger = logging.getLogger(__name__)
@@ -52,9 +53,7 @@ def require_admin(request: Request, container: Container = Depends(get_app_conta
 async def _refused(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AdminAuthError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse(
-        status_code=exc.status, content={"error": exc.error, "detail": exc.detail}, headers=headers
-    )
+    return error_response(exc.status, exc.error, exc.detail, headers)
 
 
 def install_auth_error_handler(app: FastAPI) -> None:

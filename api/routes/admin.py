@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from api.dependencies import get_app_container
+from api.errors import error_response
 from api.security import install_auth_error_handler, require_admin
 from core.domain.models.operations import (
     ERROR_TYPE_PATTERN,
@@ -146,25 +147,23 @@ def delete_event(
     return {"purged": len(ids), "event_ids": ids}
 
 
-def _error(status: int, error: str, detail: object) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": error, "detail": detail})
-
-
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidQueryError)
-    return _error(422, "invalid_query", [{"loc": ["query", exc.field], "msg": exc.message}])
+    return error_response(422, "invalid_query", [{"loc": ["query", exc.field], "msg": exc.message}])
 
 
 async def _not_found(_: Request, exc: Exception) -> JSONResponse:
-    return _error(404, "not_found", str(exc))
+    return error_response(404, "not_found", str(exc))
 
 
 async def _wrong_state(_: Request, exc: Exception) -> JSONResponse:
-    return _error(409, "wrong_state", str(exc))
+    return error_response(409, "wrong_state", str(exc))
 
 
 async def _unconfirmed(_: Request, exc: Exception) -> JSONResponse:
-    return _error(400, "confirmation_required", f'{exc}: add ?confirm=true or send {{"confirm": true}}')
+    return error_response(
+        400, "confirmation_required", f'{exc}: add ?confirm=true or send {{"confirm": true}}'
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -13,8 +13,8 @@ from infrastructure.container import Container, get_container
 
 
 def create_app(container_factory: Callable[[], Container] | None = None) -> FastAPI:
-    """Build the HTTP app. The container is resolved per request (and cached by the
-    factory), so importing this module connects to nothing."""
+    """Build the HTTP app. The container is built by ``container_factory`` on the first
+    request and kept by the app, so importing this module connects to nothing."""
     app = FastAPI(
         title="dualwrite",
         summary="Tarea CRUD with SQL and MongoDB dual write for no-downtime migrations",

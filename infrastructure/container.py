@@ -134,10 +134,6 @@ class Container:
             publisher=self.dispatch_publisher if queued else None,
         )
 
-    def replicates(self) -> bool:
-        """Whether this deployment keeps a secondary store through the outbox."""
-        return self.settings.orm is OrmBackend.DUAL
-
     def readiness_probes(self) -> dict[str, Callable[[], object]]:
         """One callable per store this deployment uses; each raises when unreachable."""
         probes: dict[str, Callable[[], object]] = {}

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from pymongo import ASCENDING, MongoClient, ReplaceOne
+from pymongo import ASCENDING, InsertOne, MongoClient, ReplaceOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
@@ -28,6 +28,7 @@ DUPLICATE_KEY = 11000
 INDEX_RETRY_SECONDS = 30.0
 COLLECTION_WAIT_SECONDS = 1.0
 LIVE: MongoDocument = {"deleted": {"$ne": True}}
+WriteOperation = InsertOne[MongoDocument] | ReplaceOne[MongoDocument]
 
 
 def _default_client() -> tuple[MongoClient[MongoDocument], str]:
@@ -63,6 +64,27 @@ def _not_newer_than(tarea_id: UUID, version: int) -> MongoDocument:
     SQL's own event. Only a strictly newer stored version makes the event stale.
     """
     return {"_id": str(tarea_id), "version": {"$lte": version}}
+
+
+def replica_operation(event: ReplicationEvent) -> WriteOperation:
+    """The write that applies ``event`` to the replica.
+
+    A Tarea's first version is a plain insert: no document can be older than it, and
+    an insert skips the lookup an upsert makes (several times faster). If the document
+    exists after all (a duplicate delivery, a repair), the replica retries the event as
+    its :func:`guarded_operation`.
+    """
+    if event.operation is Operation.UPSERT and event.tarea is not None and event.version == 1:
+        return InsertOne(tarea_to_document(event.tarea))
+    return guarded_operation(event)
+
+
+def guarded_operation(event: ReplicationEvent) -> ReplaceOne[MongoDocument]:
+    """A replace guarded by :func:`_not_newer_than`: stale when the stored version is newer."""
+    guard = _not_newer_than(event.tarea_id, event.version)
+    if event.operation is Operation.DELETE or event.tarea is None:
+        return ReplaceOne(guard, tombstone(event.tarea_id, event.version), upsert=True)
+    return ReplaceOne(guard, tarea_to_document(event.tarea), upsert=True)
 
 
 class MongoTareaRepository(TareaRepository, ReplicaWriter):
@@ -178,27 +200,33 @@ class MongoTareaRepository(TareaRepository, ReplicaWriter):
         if not events:
             return ApplyResult(applied=0, stale=0)
         self._ensure_indexes()
-        operations = [self._operation_for(event) for event in events]
-        stale = 0
+        operations = [replica_operation(event) for event in events]
         with translate_mongo_errors():
-            try:
-                self._collection.bulk_write(operations, ordered=False)
-            except BulkWriteError as exc:
-                errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
-                others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
-                if others or exc.details.get("writeConcernErrors"):
-                    raise
-                stale = len(errors)
+            refused = self._bulk_write(operations)
+            # An insert refused as a duplicate only means the document exists: apply the
+            # event as the guarded replace it stands for, which decides whether it is stale.
+            inserts = [i for i in refused if isinstance(operations[i], InsertOne)]
+            retries = [guarded_operation(events[i]) for i in inserts]
+            stale = len(refused) - len(retries) + len(self._bulk_write(retries))
         return ApplyResult(applied=len(operations) - stale, stale=stale)
+
+    def _bulk_write(self, operations: Sequence[WriteOperation]) -> Sequence[int]:
+        """One unordered ``bulk_write``; return the indexes refused as duplicate keys.
+
+        Any other write error is raised: the events stay pending and are retried.
+        """
+        if not operations:
+            return []
+        try:
+            self._collection.bulk_write(list(operations), ordered=False)
+        except BulkWriteError as exc:
+            errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
+            if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return [int(e["index"]) for e in errors]
+        return []
 
     # -- helpers ---------------------------------------------------------------------
     @staticmethod
     def _filter(estado: EstadoTarea | None) -> MongoDocument:
         return {**LIVE, "estado": estado.value} if estado is not None else dict(LIVE)
-
-    @staticmethod
-    def _operation_for(event: ReplicationEvent) -> ReplaceOne[MongoDocument]:
-        guard = _not_newer_than(event.tarea_id, event.version)
-        if event.operation is Operation.DELETE or event.tarea is None:
-            return ReplaceOne(guard, tombstone(event.tarea_id, event.version), upsert=True)
-        return ReplaceOne(guard, tarea_to_document(event.tarea), upsert=True)

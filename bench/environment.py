@@ -123,6 +123,7 @@ class BenchEnvironment:
         delay_ms: float = 0.0,
         queue: str = "",
         linger_ms: float = 0.0,
+        publish_via: str = "request",
     ) -> dict[str, str]:
         """Environment of an API / worker process of this run."""
         return {
@@ -133,6 +134,7 @@ class BenchEnvironment:
             "BROKER_URL": self.broker_url,
             "DUALWRITE_DUAL_WRITE_MODE": mode,
             "DUALWRITE_PUBLISH_LINGER_MS": str(linger_ms),
+            "DUALWRITE_PUBLISH_VIA": publish_via,
             "DUALWRITE_REPLICATION_QUEUE": queue or f"bench.{uuid.uuid4().hex[:8]}",
             "DUALWRITE_DATA_DIR": str(self.workdir / "data"),
             # Same for every mode; request logging would otherwise dominate the profile.
@@ -157,6 +159,13 @@ class BenchEnvironment:
 
         wait_for(ready, 60, 0.2, f"API {name}")
         return child, base
+
+    def start_relay(self, name: str, env: dict[str, str]) -> ChildProcess:
+        """A real relay process (``dualwrite relay``), stopped with the run."""
+        argv = [sys.executable, "-m", "cli.main", "relay"]
+        child = spawn(name, argv, env, self.workdir / f"relay-{name}.log")
+        self._children.append(child)
+        return child
 
     def start_worker(self, env: dict[str, str], concurrency: int = 2, pool: str = "prefork") -> CeleryWorker:
         worker = CeleryWorker(env, self.workdir / "worker.log", concurrency=concurrency, pool=pool)

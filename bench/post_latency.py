@@ -23,6 +23,7 @@ class Mode:
     orm: str
     dual_mode: str = "queued"
     linger_ms: float = 0.0
+    publish_via: str = "request"
 
     def label(self, delay_ms: float) -> str:
         return self.name if self.orm == "sqlalchemy" else f"{self.name} @{delay_ms:g}ms"
@@ -34,6 +35,8 @@ QUEUED = Mode("queued", "dual", "queued")
 # The batching publisher (DUALWRITE_PUBLISH_LINGER_MS), as docker-compose.yml runs it.
 LINGER_MS = 20.0
 QUEUED_BATCHING = Mode("queued+batching", "dual", "queued", LINGER_MS)
+# The relay publishes, woken by PostgreSQL's NOTIFY, as docker-compose.yml runs it.
+QUEUED_RELAY = Mode("queued+relay", "dual", "queued", LINGER_MS, publish_via="relay")
 
 
 def post_load(base_url: str, requests: int, concurrency: int) -> dict[str, Any]:
@@ -103,22 +106,33 @@ def run_post_benchmarks(
 
     The replication worker is not running: this measures what a request costs the API,
     and the queue simply accumulates (the drain and lag benchmarks measure the worker).
+    In ``queued+relay`` the relay process runs, so the publishing it takes over from the
+    API still competes for the same cores.
     """
     cases = [(SQL_ONLY, 0.0)] + [
-        (mode, d) for d in delays_ms for mode in (THREADPOOL, QUEUED, QUEUED_BATCHING)
+        (mode, d) for d in delays_ms for mode in (THREADPOOL, QUEUED, QUEUED_BATCHING, QUEUED_RELAY)
     ]
     results = []
     for mode, delay in cases:
         label = mode.label(delay)
         truncate(env.database_url)
-        app_env = env.app_env(orm=mode.orm, mode=mode.dual_mode, delay_ms=delay, linger_ms=mode.linger_ms)
+        app_env = env.app_env(
+            orm=mode.orm,
+            mode=mode.dual_mode,
+            delay_ms=delay,
+            linger_ms=mode.linger_ms,
+            publish_via=mode.publish_via,
+        )
         child, base_url = env.start_api(label.replace(" @", "-"), app_env)
+        relay = env.start_relay(label.replace(" @", "-"), app_env) if mode.publish_via == "relay" else None
         try:
             say(f"POST {label}: warm-up {warmup}, then {requests} requests at concurrency {concurrency}")
             post_load(base_url, warmup, concurrency)
             measured = post_load(base_url, requests, concurrency)
         finally:
             child.stop()
+            if relay is not None:
+                relay.stop()
         say(
             f"POST {label}: p50 {measured['p50_ms']} ms, p95 {measured['p95_ms']} ms, "
             f"p99 {measured['p99_ms']} ms, {measured['throughput_rps']} req/s, {measured['errors']} errors"

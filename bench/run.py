@@ -80,7 +80,10 @@ def run(sizes: Sizes, quick: bool, delays_ms: list[float], workdir: Path) -> dic
             env.database_url, env.mongo_url(), sizes.ceiling_documents, sizes.ceiling_rows
         )
         results["drain"] = run_drain_benchmarks(env, sizes.drain_batched, sizes.drain_single)
-        results["lag"] = run_lag_benchmark(env, sizes.lag_rate, sizes.lag_seconds, LINGER_MS)
+        results["lag"] = [
+            run_lag_benchmark(env, sizes.lag_rate, sizes.lag_seconds, LINGER_MS, "request"),
+            run_lag_benchmark(env, sizes.lag_rate, sizes.lag_seconds, LINGER_MS, "relay"),
+        ]
         container = container_for(env.app_env(orm="dual", mode="queued"))
         try:
             results["reconcile"] = run_reconcile_benchmark(container, sizes.reconcile_rows)

@@ -40,6 +40,7 @@ from infrastructure.dual.repository.tarea_repository import DualTareaRepository
 from infrastructure.messaging.batching_publisher import BatchingEventPublisher
 from infrastructure.messaging.celery_app import create_celery_app
 from infrastructure.messaging.celery_publisher import CeleryEventPublisher
+from infrastructure.messaging.relay_handoff import RelayHandoff
 from infrastructure.messaging.worker_probe import CeleryWorkerProbe
 from infrastructure.migration.wiring import MigrationWiring
 from infrastructure.mongo.client import create_mongo_client
@@ -51,7 +52,7 @@ from infrastructure.mongo.embedded_server import (
 )
 from infrastructure.mongo.repository.tarea_repository import MongoTareaRepository
 from infrastructure.mongo.repository.tarea_scan import MongoTareaScanner
-from infrastructure.settings import DualWriteMode, OrmBackend, Settings
+from infrastructure.settings import DualWriteMode, OrmBackend, PublishVia, Settings
 from infrastructure.sqlalchemy.engine import create_sql_engine, migrate
 from infrastructure.sqlalchemy.operations_store import SqlBackfillCheckpoints, SqlReconcileRuns
 from infrastructure.sqlalchemy.outbox.outbox_queries import SqlOutboxQueries
@@ -77,7 +78,8 @@ class Container:
 
     @cached_property
     def sql_repository(self) -> SqlAlchemyTareaRepository:
-        return SqlAlchemyTareaRepository(self.engine)
+        relay_publishes = self.settings.publish_via is PublishVia.RELAY
+        return SqlAlchemyTareaRepository(self.engine, mark_dispatched=not relay_publishes)
 
     @cached_property
     def mongo_repository(self) -> MongoTareaRepository:
@@ -99,9 +101,12 @@ class Container:
 
     @cached_property
     def dispatch_publisher(self) -> EventPublisher:
-        """What a queued write hands its event to: the publisher itself, or with
-        ``publish_linger_ms`` > 0 a background batcher that keeps the broker round trip
-        off the request and gives the worker multi-event tasks."""
+        """What a queued write hands its event to: nothing with ``publish_via=relay``
+        (the relay publishes), the publisher itself, or with ``publish_linger_ms`` > 0 a
+        background batcher that keeps the broker round trip off the request and gives
+        the worker multi-event tasks."""
+        if self.settings.publish_via is PublishVia.RELAY:
+            return RelayHandoff()
         if self.settings.publish_linger_ms <= 0:
             return self.publisher
         return BatchingEventPublisher(

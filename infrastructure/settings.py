@@ -24,6 +24,17 @@ class DualWriteMode(enum.StrEnum):
     THREADPOOL = "threadpool"  # the seed's in-process parallel write
 
 
+class PublishVia(enum.StrEnum):
+    """Who hands a queued write's event to the broker."""
+
+    # The API, right after the commit (or from a background batcher when
+    # ``publish_linger_ms`` > 0): lowest lag, a broker call per request.
+    REQUEST = "request"
+    # The relay process, woken by the database (PostgreSQL LISTEN/NOTIFY, else polling
+    # every ``relay_interval_seconds``): a request costs only its outbox row.
+    RELAY = "relay"
+
+
 class PrimaryStore(enum.StrEnum):
     """Which store the dual repository reads first."""
 
@@ -55,9 +66,11 @@ class Settings(BaseSettings):
     dual_max_workers: int = Field(2, ge=1)
     dual_timeout_seconds: float = Field(10.0, gt=0)
 
+    publish_via: PublishVia = PublishVia.REQUEST
     publish_timeout_seconds: float = Field(1.0, gt=0)
-    # > 0: queued writes publish from a background thread, batching ids that arrive
-    # within this many milliseconds into one task (see BatchingEventPublisher).
+    # > 0: events that arrive within this many milliseconds leave as one task. With
+    # publish_via=request the API publishes from a background thread (see
+    # BatchingEventPublisher); with relay, the woken relay waits this long first.
     publish_linger_ms: float = Field(0.0, ge=0)
     replication_queue: str = "dualwrite.replication"
     retry_max: int = Field(8, ge=0)

@@ -1,4 +1,4 @@
-"""The relay process loop: re-send pending outbox events and prune old ones."""
+"""The relay process loop: publish pending outbox events and prune old ones."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import logging
 import threading
 import time
 
+from core.application.relay_outbox import RelayOutboxUseCase
 from infrastructure.container import Container
+from infrastructure.sqlalchemy.outbox.outbox_wakeup import OutboxWakeup, outbox_wakeup_for
 
 logger = logging.getLogger(__name__)
 
@@ -14,9 +16,29 @@ PRUNE_EVERY_SECONDS = 60.0
 
 
 def run_relay(container: Container, stop: threading.Event, *, once: bool = False) -> int:
-    """Run until ``stop`` is set (or one round with ``once``); return events published."""
+    """Run until ``stop`` is set (or one round with ``once``); return events published.
+
+    Between rounds it waits for the database to announce new events (PostgreSQL), or
+    ``relay_interval_seconds`` at most: the interval also re-sends events whose
+    delivery was lost, so it stays the bound on how long anything waits. Once woken it
+    lingers ``publish_linger_ms`` so that the writes of that window leave as one task.
+    """
+    wakeup = outbox_wakeup_for(container.engine)
+    try:
+        return _loop(container, container.relay_outbox(), wakeup, stop, once=once)
+    finally:
+        wakeup.close()
+
+
+def _loop(
+    container: Container,
+    relay: RelayOutboxUseCase,
+    wakeup: OutboxWakeup,
+    stop: threading.Event,
+    *,
+    once: bool,
+) -> int:
     settings = container.settings
-    relay = container.relay_outbox()
     published_total = 0
     last_prune: float | None = None  # prune on the first round, whatever the clock reads
     while not stop.is_set():
@@ -24,7 +46,7 @@ def run_relay(container: Container, stop: threading.Event, *, once: bool = False
             published = relay.execute(settings.relay_batch_size)
             published_total += published
             if published:
-                logger.info("Relay re-sent pending events", extra={"count": published})
+                logger.info("Relay published pending events", extra={"count": published})
             if last_prune is None or time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
                 pruned = container.outbox.prune_done(settings.outbox_retention_seconds)
                 last_prune = time.monotonic()
@@ -34,5 +56,6 @@ def run_relay(container: Container, stop: threading.Event, *, once: bool = False
             logger.warning(f"⚠️ Relay round failed: {exc}")
         if once:
             break
-        stop.wait(settings.relay_interval_seconds)
+        if wakeup.wait(settings.relay_interval_seconds, stop) and settings.publish_linger_ms > 0:
+            stop.wait(settings.publish_linger_ms / 1000.0)
     return published_total

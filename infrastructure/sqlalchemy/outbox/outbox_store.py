@@ -42,6 +42,18 @@ def event_from_row(row: Mapping[Any, Any]) -> ReplicationEvent:
 _INSERT_EVENT = outbox.insert().returning(outbox.c.id)
 
 
+def _commit_without_flush_wait(conn: Connection) -> None:
+    """PostgreSQL: do not wait for this transaction's WAL flush at commit.
+
+    Only for bookkeeping whose loss in a database crash is harmless: an event marked
+    applied or claimed that reverts to pending is sent and applied once more, and the
+    replica ignores what it already has. Never for the write and its event, which must
+    be durable before the client hears "created".
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+
+
 def insert_events(
     conn: Connection, events: Sequence[ReplicationEvent], *, dispatched: bool
 ) -> list[ReplicationEvent]:
@@ -105,6 +117,7 @@ class SqlOutbox(Outbox):
     def mark_done(self, event_ids: Sequence[int]) -> None:
         now = utc_now()
         with translate_sql_errors(), self._engine.begin() as conn:
+            _commit_without_flush_wait(conn)
             conn.execute(
                 outbox.update()
                 .where(outbox.c.id.in_(list(event_ids)), outbox.c.status == EventStatus.PENDING.value)
@@ -165,6 +178,7 @@ class SqlOutbox(Outbox):
             .limit(limit)
         )
         with translate_sql_errors(), self._engine.begin() as conn:
+            _commit_without_flush_wait(conn)
             if conn.dialect.name == "postgresql":
                 # Several relays may run: each claims rows the others have not locked.
                 candidates = candidates.with_for_update(skip_locked=True)

@@ -40,10 +40,15 @@ class SqlAlchemyTareaRepository(TareaRepository, OutboxWriter):
     ``save_and_record`` / ``eliminar_and_record`` also write the replication event in
     the same transaction: the outbox row exists if and only if the change committed.
     Built with no engine it uses ``DATABASE_URL`` (SQLite in the data directory by default).
+
+    ``mark_dispatched`` says who publishes those events: the caller, right after the
+    commit (True: the event is recorded as handed over, and released if that fails), or
+    the relay (False: the event waits undispatched, and PostgreSQL wakes the relay).
     """
 
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, *, mark_dispatched: bool = True) -> None:
         self._engine = engine if engine is not None else _default_engine()
+        self._mark_dispatched = mark_dispatched
 
     @property
     def engine(self) -> Engine:
@@ -83,7 +88,7 @@ class SqlAlchemyTareaRepository(TareaRepository, OutboxWriter):
     def save_and_record(self, tarea: Tarea) -> tuple[Tarea, ReplicationEvent]:
         with translate_sql_errors(), self._engine.begin() as conn:
             self._save(conn, tarea)
-            (event,) = insert_events(conn, [ReplicationEvent.upsert(tarea)], dispatched=True)
+            (event,) = insert_events(conn, [ReplicationEvent.upsert(tarea)], dispatched=self._mark_dispatched)
         return tarea, event
 
     def eliminar_and_record(self, tarea_id: UUID) -> ReplicationEvent | None:
@@ -93,7 +98,7 @@ class SqlAlchemyTareaRepository(TareaRepository, OutboxWriter):
                 return None
             # The delete is the next version, so no older update can overwrite it.
             event = ReplicationEvent.delete(tarea_id, version + 1, utc_now())
-            (recorded,) = insert_events(conn, [event], dispatched=True)
+            (recorded,) = insert_events(conn, [event], dispatched=self._mark_dispatched)
         return recorded
 
     # -- helpers ---------------------------------------------------------------------

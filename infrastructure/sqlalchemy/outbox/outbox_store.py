@@ -54,35 +54,53 @@ def _commit_without_flush_wait(conn: Connection) -> None:
         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
-def insert_events(
-    conn: Connection, events: Sequence[ReplicationEvent], *, dispatched: bool
-) -> list[ReplicationEvent]:
-    """Insert events on ``conn`` (inside the caller's transaction); return them with ids.
+# The columns :func:`event_values` fills; the others keep their defaults until updated.
+NEW_EVENT_COLUMNS = (
+    "operation",
+    "tarea_id",
+    "version",
+    "payload",
+    "status",
+    "attempts",
+    "created_at",
+    "updated_at",
+    "dispatched_at",
+    "target",
+)
 
-    ``dispatched`` marks them as handed to the queue now: the caller publishes right
+
+def event_values(event: ReplicationEvent, *, dispatched: bool) -> dict[str, Any]:
+    """The outbox row of a new ``event``.
+
+    ``dispatched`` marks it as handed to the queue now: the caller publishes right
     after commit, and calls :meth:`SqlOutbox.release` if that fails. The happy path
     thus costs no second write.
     """
     now = utc_now()
+    return {
+        "operation": event.operation.value,
+        "tarea_id": str(event.tarea_id),
+        "version": event.version,
+        "payload": tarea_to_payload(event.tarea) if event.tarea is not None else None,
+        "status": EventStatus.PENDING.value,
+        "attempts": 0,
+        "created_at": event.created_at,
+        "updated_at": now,
+        "dispatched_at": now if dispatched else None,
+        "target": event.target.value,
+    }
+
+
+def insert_events(
+    conn: Connection, events: Sequence[ReplicationEvent], *, dispatched: bool
+) -> list[ReplicationEvent]:
+    """Insert events on ``conn`` (inside the caller's transaction); return them with ids
+    (see :func:`event_values` for ``dispatched``)."""
     recorded = []
     for event in events:
         # One statement object with bound parameters: compiled once and cached, where
         # ``.values(...)`` would build and compile a new statement on every write.
-        result = conn.execute(
-            _INSERT_EVENT,
-            {
-                "operation": event.operation.value,
-                "tarea_id": str(event.tarea_id),
-                "version": event.version,
-                "payload": tarea_to_payload(event.tarea) if event.tarea is not None else None,
-                "status": EventStatus.PENDING.value,
-                "attempts": 0,
-                "created_at": event.created_at,
-                "updated_at": now,
-                "dispatched_at": now if dispatched else None,
-                "target": event.target.value,
-            },
-        )
+        result = conn.execute(_INSERT_EVENT, event_values(event, dispatched=dispatched))
         event_id = int(result.scalar_one())
         recorded.append(dataclasses.replace(event, event_id=event_id))
     return recorded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from uuid import UUID
 
@@ -16,8 +17,8 @@ from core.domain.ports.replication import OutboxWriter
 from core.domain.ports.tarea_repository import TareaRepository
 from infrastructure.mapping.tarea_mapping import tarea_from_record, tarea_to_record
 from infrastructure.sqlalchemy.engine import create_sql_engine, migrate, translate_sql_errors
-from infrastructure.sqlalchemy.outbox.outbox_store import insert_events
-from infrastructure.sqlalchemy.schema import tareas
+from infrastructure.sqlalchemy.outbox.outbox_store import NEW_EVENT_COLUMNS, event_values, insert_events
+from infrastructure.sqlalchemy.schema import outbox, tareas
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,27 @@ def _default_engine() -> Engine:
 
 
 _INSERT_TAREA = tareas.insert()
+
+
+def _insert_tarea_with_event() -> sa.Insert:
+    """PostgreSQL: a new Tarea's row and its outbox event in one statement,
+    ``WITH t AS (INSERT INTO tareas ...) INSERT INTO outbox ... RETURNING id``.
+
+    One round trip and one statement execution instead of two: the create path is what
+    every POST runs, and the outbox is all it adds to an SQL-only write. Parameters are
+    ``t_<column>`` for the row and ``o_<column>`` for the event.
+    """
+    row = tareas.insert().values({c.name: sa.bindparam(f"t_{c.name}", type_=c.type) for c in tareas.c})
+    event_columns = [outbox.c[name] for name in NEW_EVENT_COLUMNS]
+    return (
+        outbox.insert()
+        .values({c.name: sa.bindparam(f"o_{c.name}", type_=c.type) for c in event_columns})
+        .returning(outbox.c.id)
+        .add_cte(row.cte("new_tarea"))
+    )
+
+
+_INSERT_TAREA_WITH_EVENT = _insert_tarea_with_event()
 
 
 class SqlAlchemyTareaRepository(TareaRepository, OutboxWriter):
@@ -86,10 +108,13 @@ class SqlAlchemyTareaRepository(TareaRepository, OutboxWriter):
 
     # -- OutboxWriter ----------------------------------------------------------------
     def save_and_record(self, tarea: Tarea) -> tuple[Tarea, ReplicationEvent]:
+        event = ReplicationEvent.upsert(tarea)
         with translate_sql_errors(), self._engine.begin() as conn:
+            if tarea.version == 1 and conn.dialect.name == "postgresql":
+                return tarea, self._insert_with_event(conn, tarea, event)
             self._save(conn, tarea)
-            (event,) = insert_events(conn, [ReplicationEvent.upsert(tarea)], dispatched=self._mark_dispatched)
-        return tarea, event
+            (recorded,) = insert_events(conn, [event], dispatched=self._mark_dispatched)
+        return tarea, recorded
 
     def eliminar_and_record(self, tarea_id: UUID) -> ReplicationEvent | None:
         with translate_sql_errors(), self._engine.begin() as conn:
@@ -102,6 +127,17 @@ class SqlAlchemyTareaRepository(TareaRepository, OutboxWriter):
         return recorded
 
     # -- helpers ---------------------------------------------------------------------
+    def _insert_with_event(self, conn: Connection, tarea: Tarea, event: ReplicationEvent) -> ReplicationEvent:
+        row = tarea_to_record(tarea)
+        new_event = event_values(event, dispatched=self._mark_dispatched)
+        params = {f"t_{name}": value for name, value in row.items()}
+        params |= {f"o_{name}": value for name, value in new_event.items()}
+        try:
+            event_id = conn.execute(_INSERT_TAREA_WITH_EVENT, params).scalar_one()
+        except IntegrityError as exc:  # a duplicate id: someone stored it first
+            raise ConflictoDeVersionError(tarea.id, 0, None) from exc
+        return dataclasses.replace(event, event_id=int(event_id))
+
     @staticmethod
     def _save(conn: Connection, tarea: Tarea) -> None:
         record = tarea_to_record(tarea)

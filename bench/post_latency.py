@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -15,6 +16,7 @@ from bench.environment import BenchEnvironment
 from bench.progress import say
 from bench.stats import latency_summary_ms
 from infrastructure.sqlalchemy.engine import create_sql_engine, migrate
+from infrastructure.sqlalchemy.schema import outbox
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,42 @@ def post_load(base_url: str, requests: int, concurrency: int) -> dict[str, Any]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured_load(base_url: str, requests: int, concurrency: int, pids: dict[str, int]) -> dict[str, Any]:
+    """:func:`post_load`, plus the CPU milliseconds each process in ``pids`` spent per request."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    result = post_load(base_url, requests, concurrency)
+    for name, pid in pids.items():
+        result[f"{name}_cpu_ms_per_request"] = round((cpu_seconds(pid) - before[name]) * 1000 / requests, 3)
+    return result
+
+
+def wait_published(database_url: str, timeout: float) -> None:
+    """Wait until every outbox event has been handed to the queue (the relay is up)."""
+    engine = create_sql_engine(database_url)
+    query = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.dispatched_at.is_(None))
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with engine.connect() as conn:
+                if not conn.execute(query).scalar_one():
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"events still unpublished after {timeout:g}s: is the relay running?")
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+
+
 def truncate(database_url: str) -> None:
     engine = create_sql_engine(database_url)
     migrate(engine)
@@ -128,14 +166,18 @@ def run_post_benchmarks(
         try:
             say(f"POST {label}: warm-up {warmup}, then {requests} requests at concurrency {concurrency}")
             post_load(base_url, warmup, concurrency)
-            measured = post_load(base_url, requests, concurrency)
+            if relay is not None:  # the relay's start-up must not compete with the measured run
+                wait_published(env.database_url, timeout=60)
+            pids = {"api": child.process.pid} | ({"relay": relay.process.pid} if relay else {})
+            measured = measured_load(base_url, requests, concurrency, pids)
         finally:
             child.stop()
             if relay is not None:
                 relay.stop()
         say(
             f"POST {label}: p50 {measured['p50_ms']} ms, p95 {measured['p95_ms']} ms, "
-            f"p99 {measured['p99_ms']} ms, {measured['throughput_rps']} req/s, {measured['errors']} errors"
+            f"p99 {measured['p99_ms']} ms, {measured['throughput_rps']} req/s, {measured['errors']} errors, "
+            f"API CPU {measured['api_cpu_ms_per_request']} ms/request"
         )
         results.append({"mode": mode.name, "mongo_delay_ms": delay, "label": label, **measured})
     return results

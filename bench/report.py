@@ -85,8 +85,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"POST /tareas, {meta['requests']} requests at concurrency {meta['concurrency']} "
         "(one `dualwrite serve` process per mode, httpx clients):",
         "",
-        "| mode | MongoDB latency | p50 ms | p95 ms | p99 ms | req/s | errors | p50 vs sql-only |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| mode | MongoDB latency | p50 ms | p95 ms | p99 ms | req/s | errors | p50 vs sql-only "
+        "| API CPU ms/request | relay CPU ms/request |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     sql = _post(results, "sql-only", 0)
     for row in results["post"]:
@@ -94,7 +95,8 @@ def markdown(results: dict[str, Any]) -> str:
         vs = f"{ratio(row['p50_ms'], sql['p50_ms']):.2f}x" if sql else ""
         lines.append(
             f"| {row['mode']} | {delay} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | "
-            f"{row['throughput_rps']} | {row['errors']} | {vs} |"
+            f"{row['throughput_rps']} | {row['errors']} | {vs} | {row.get('api_cpu_ms_per_request', '')} | "
+            f"{row.get('relay_cpu_ms_per_request', '')} |"
         )
     lines += ["", "| replication and ceilings | value |", "| --- | ---: |"]
     if drain := results.get("drain"):

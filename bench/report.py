@@ -140,7 +140,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    fig, axes = plt.subplots(1, 4, figsize=(21, 4.8))
     post = results["post"]
     labels = [row["label"] for row in post]
     xs = range(len(post))
@@ -169,6 +169,18 @@ def plot(results: dict[str, Any], path: Path) -> None:
     axes[2].set_xticks(range(len(bars)), list(bars), rotation=20, ha="right")
     axes[2].set_ylabel("writes/s")
     axes[2].set_title("Secondary writes vs ceilings")
+    lags = results.get("lag", [])
+    lag_labels = [lag["publisher"] for lag in lags]
+    lag_xs = range(len(lags))
+    for offset, key in ((-0.2, "p50_ms"), (0.2, "p99_ms")):
+        heights = [lag[key] for lag in lags]
+        axes[3].bar([x + offset for x in lag_xs], heights, 0.4, label=key.replace("_ms", ""))
+    axes[3].axhline(1000, color="tab:red", linestyle="--", label="target p99")
+    axes[3].set_xticks(list(lag_xs), lag_labels, rotation=20, ha="right")
+    axes[3].set_ylabel("ms")
+    rate = lags[0]["target_rate"] if lags else 0
+    axes[3].set_title(f"Replication lag at {rate:g} writes/s")
+    axes[3].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

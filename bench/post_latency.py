@@ -17,6 +17,7 @@ from bench.progress import say
 from bench.stats import latency_summary_ms
 from infrastructure.sqlalchemy.engine import create_sql_engine, migrate
 from infrastructure.sqlalchemy.schema import outbox
+from tests.support.services import wait_for
 
 
 @dataclass(frozen=True)
@@ -112,15 +113,13 @@ def wait_published(database_url: str, timeout: float) -> None:
     """Wait until every outbox event has been handed to the queue (the relay is up)."""
     engine = create_sql_engine(database_url)
     query = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.dispatched_at.is_(None))
-    deadline = time.monotonic() + timeout
+
+    def all_published() -> bool:
+        with engine.connect() as conn:
+            return conn.execute(query).scalar_one() == 0
+
     try:
-        while True:
-            with engine.connect() as conn:
-                if not conn.execute(query).scalar_one():
-                    return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"events still unpublished after {timeout:g}s: is the relay running?")
-            time.sleep(0.05)
+        wait_for(all_published, timeout, 0.05, "the relay to publish the warm-up (is it running?)")
     finally:
         engine.dispose()
 
